@@ -72,7 +72,9 @@ type OfflineMessage struct {
 }
 
 // Store is the durable state of one Parley server (or cluster).
-// All methods are safe for concurrent use.
+// All methods are safe for concurrent use. Everything but the account
+// belongs to an account: storing for an owner that has none returns
+// ErrNotFound, and reading finds nothing.
 type Store interface {
 	// Accounts.
 	CreateAccount(ctx context.Context, a Account) error // ErrExists
@@ -89,6 +91,8 @@ type Store interface {
 	Roster(ctx context.Context, owner string) (items []RosterItem, version int64, err error)
 	RosterItem(ctx context.Context, owner, contact string) (RosterItem, error) // ErrNotFound
 	PutRosterItem(ctx context.Context, owner string, item RosterItem) (version int64, err error)
+	// DeleteRosterItem returns ErrNotFound, and keeps the version, when
+	// there is no such item.
 	DeleteRosterItem(ctx context.Context, owner, contact string) (version int64, err error)
 
 	// Offline messages. StoreOffline goes through the group-commit writer

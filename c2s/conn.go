@@ -1,0 +1,215 @@
+package c2s
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/parley-im/parley/jid"
+	"github.com/parley-im/parley/router"
+	"github.com/parley-im/parley/sasl"
+	"github.com/parley-im/parley/stanza"
+)
+
+// conn is one client connection. The reading goroutine (serve) owns every
+// field but the output queue, which is guarded by out.mu.
+type conn struct {
+	srv       *Server
+	nc        net.Conn // the raw connection, replaced by a *tls.Conn after STARTTLS
+	idle      *idleReader
+	parser    *stanza.Parser
+	directTLS bool
+
+	host     string  // the domain the client asked for
+	streamID string  // of the current stream
+	secure   bool    // TLS is up
+	user     jid.JID // authenticated bare JID, zero before SASL success
+	authFail int     // failed SASL attempts
+	sess     *router.Session
+	pingID   string // id of our outstanding ping, if any
+	sasl     sasl.Conversation
+	saslMech string
+
+	out output
+}
+
+func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
+	c := &conn{srv: s, nc: nc, directTLS: directTLS}
+	c.out.conn = c
+	return c
+}
+
+// serve runs the connection to its end.
+func (c *conn) serve() {
+	c.srv.track(c)
+	defer c.finish()
+	if c.directTLS {
+		if !c.startTLS() {
+			return
+		}
+	}
+	c.idle = &idleReader{c: c}
+	c.parser = stanza.NewParser(c.idle, c.srv.cfg.Limits)
+	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
+	err := c.readLoop()
+	var se *stanza.StreamError
+	switch {
+	case errors.As(err, &se):
+		c.Close(se)
+	case errors.Is(err, stanza.ErrStreamClosed):
+		c.Close(nil)
+	default:
+		// The peer went away or timed out: nobody to tell.
+		c.out.abort()
+	}
+}
+
+// finish cleans up after the read loop ended.
+func (c *conn) finish() {
+	if c.sess != nil {
+		if c.srv.core.Router().Unbind(c.sess) {
+			c.srv.core.SessionEnded(context.Background(), c.sess)
+		}
+	}
+	c.out.waitClosed(5 * time.Second)
+	_ = c.nc.Close()
+}
+
+// readLoop reads stream headers and top-level elements until the stream
+// ends or fails.
+func (c *conn) readLoop() error {
+	for {
+		el, header, err := c.parser.Next()
+		if err != nil {
+			return err
+		}
+		if header {
+			if err := c.openStream(el); err != nil {
+				return err
+			}
+			continue
+		}
+		if c.streamID == "" {
+			return stanza.NewStreamError(stanza.NotWellFormed, "expected a stream header")
+		}
+		if err := c.handle(el); err != nil {
+			return err
+		}
+	}
+}
+
+// handle dispatches one top-level element according to the stream state.
+func (c *conn) handle(el *stanza.Element) error {
+	switch {
+	case el.Is("starttls", stanza.NSTLS):
+		return c.onStartTLS()
+	case el.Space == stanza.NSSASL:
+		return c.onSASL(el)
+	}
+	if !el.IsStanza() {
+		if el.Name == "message" || el.Name == "presence" || el.Name == "iq" {
+			return stanza.NewStreamError(stanza.InvalidNamespace, "stanzas must be in the jabber:client namespace")
+		}
+		return stanza.NewStreamError(stanza.UnsupportedStanzaType, "unsupported element <"+el.Name+"/> in namespace "+el.Space)
+	}
+	if el.Space != stanza.NSClient {
+		return stanza.NewStreamError(stanza.InvalidNamespace, "stanzas must be in the jabber:client namespace")
+	}
+	c.srv.cfg.Metrics.Stanzas.WithLabelValues(el.Name).Inc()
+	if c.user.IsZero() {
+		if el.Name == "iq" && c.srv.cfg.Registration && el.FirstElement() != nil && el.FirstElement().Space == stanza.NSRegister {
+			if c.srv.cfg.RequireTLS && !c.secure {
+				return stanza.NewStreamError(stanza.StreamPolicyViolation, "registration requires TLS")
+			}
+			c.out.send(c.srv.core.HandlePreBind(context.Background(), c.host, el))
+			return nil
+		}
+		return stanza.NewStreamError(stanza.StreamNotAuthorized, "authenticate first")
+	}
+	if c.sess == nil {
+		return c.beforeBind(el)
+	}
+	if from := el.From(); from != "" {
+		f, err := jid.Parse(from)
+		if err != nil || (f != c.sess.JID() && f != c.user) {
+			return stanza.NewStreamError(stanza.InvalidFrom, "the 'from' address is not yours")
+		}
+	}
+	if el.Name == "iq" && c.pingID != "" && el.ID() == c.pingID && (el.Type() == "result" || el.Type() == "error") {
+		c.pingID = ""
+		return nil
+	}
+	c.srv.core.Route(context.Background(), c.sess, el)
+	return nil
+}
+
+// beforeBind handles stanzas between SASL success and resource binding:
+// only bind and the legacy session request are allowed.
+func (c *conn) beforeBind(el *stanza.Element) error {
+	if el.Name != "iq" {
+		return stanza.NewStreamError(stanza.StreamNotAuthorized, "bind a resource first")
+	}
+	p := el.FirstElement()
+	switch {
+	case el.Type() == "set" && p.Is("bind", stanza.NSBind):
+		c.bind(el, p)
+	case el.Type() == "set" && p.Is("session", stanza.NSSession):
+		c.out.send(stanza.Result(el))
+	case el.Type() == "result" || el.Type() == "error":
+	default:
+		c.out.send(stanza.ErrorReply(el, &stanza.Error{Condition: stanza.NotAllowed, Text: "bind a resource first"}))
+	}
+	return nil
+}
+
+// bind binds a resource (RFC 6120 §7). A session already bound to the
+// same full JID is replaced and told <conflict/>.
+func (c *conn) bind(iq, b *stanza.Element) {
+	res := ""
+	if r := b.Child("resource", stanza.NSBind); r != nil {
+		res = r.Text()
+	}
+	if res == "" {
+		res = randomID(8)
+	}
+	full, err := c.user.WithResource(res)
+	if err != nil {
+		c.out.send(stanza.ErrorReply(iq, &stanza.Error{Condition: stanza.BadRequest, Text: "the resource is not valid"}))
+		return
+	}
+	sess, replaced, err := c.srv.core.Router().Bind(full, c, c.srv.cfg.MaxResources)
+	if err != nil {
+		c.out.send(stanza.ErrorReply(iq, &stanza.Error{Condition: stanza.ResourceConstraint, Text: "too many resources are bound"}))
+		return
+	}
+	if replaced != nil {
+		replaced.Close(stanza.NewStreamError(stanza.StreamConflict, "replaced by a new connection with the same resource"))
+		c.srv.core.SessionEnded(context.Background(), replaced)
+	}
+	c.sess = sess
+	c.out.queued()
+	// Bound: from now on an idle connection is pinged, not timed out.
+	_ = c.nc.SetReadDeadline(time.Time{})
+	c.out.send(stanza.Result(iq, stanza.New("bind", stanza.NSBind).Append(stanza.New("jid", stanza.NSBind).SetText(full.String()))))
+}
+
+// Deliver queues a stanza for the client (router.Conn).
+func (c *conn) Deliver(el *stanza.Element) { c.out.send(el) }
+
+// Close ends the stream, with a stream error when err is not nil
+// (router.Conn). It is safe from any goroutine and idempotent.
+func (c *conn) Close(err *stanza.StreamError) {
+	if err != nil {
+		c.srv.cfg.Metrics.StreamErrors.WithLabelValues(string(err.Condition)).Inc()
+	}
+	c.out.close(err)
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}

@@ -1,0 +1,36 @@
+package c2s
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the c2s listener's Prometheus instruments.
+type Metrics struct {
+	Connections  prometheus.Gauge
+	Refused      prometheus.Counter
+	Logins       *prometheus.CounterVec // by mechanism
+	AuthFailures prometheus.Counter
+	Stanzas      *prometheus.CounterVec // by kind: message, presence, iq
+	StreamErrors *prometheus.CounterVec // by condition sent
+}
+
+// NewMetrics creates the instruments and registers them with reg (nil:
+// not registered, for tests).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "parley_c2s_connections", Help: "Open client connections."}),
+		Refused: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_c2s_connections_refused_total", Help: "Connections refused by connection limits."}),
+		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_c2s_logins_total", Help: "Successful SASL authentications."}, []string{"mechanism"}),
+		AuthFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "parley_c2s_auth_failures_total", Help: "Failed SASL authentications."}),
+		Stanzas: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_c2s_stanzas_received_total", Help: "Stanzas received from clients."}, []string{"kind"}),
+		StreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "parley_c2s_stream_errors_total", Help: "Stream errors sent to clients."}, []string{"condition"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.Connections, m.Refused, m.Logins, m.AuthFailures, m.Stanzas, m.StreamErrors)
+	}
+	return m
+}

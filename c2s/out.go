@@ -1,0 +1,220 @@
+package c2s
+
+import (
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/stanza"
+)
+
+// bufPool lends write buffers to connections only while they have bytes to
+// send, so an idle connection holds none.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+// output is a connection's write side. Before the session is bound it
+// writes inline on the reading goroutine (negotiation is strictly
+// request/response, and STARTTLS needs <proceed/> on the wire before the
+// handshake). After binding, stanzas from any goroutine are appended to a
+// buffer that a flusher goroutine, started only while there is something to
+// write, sends: writers never wait for the network, and bursts coalesce into
+// few syscalls.
+type output struct {
+	conn *conn
+
+	mu       sync.Mutex // guards everything below
+	buf      *[]byte    // pending bytes, nil when empty
+	async    bool       // bound: write through the flusher
+	flushing bool       // a flusher goroutine is running
+	closed   bool       // no more stanzas accepted
+	done     chan struct{}
+}
+
+func (o *output) init() {
+	if o.done == nil {
+		o.done = make(chan struct{})
+	}
+}
+
+// queued switches to asynchronous writing once the session is bound.
+func (o *output) queued() {
+	o.mu.Lock()
+	o.async = true
+	o.mu.Unlock()
+}
+
+// send queues el.
+func (o *output) send(el *stanza.Element) {
+	if el == nil {
+		return
+	}
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.appendLocked(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) })
+	if len(*o.buf) > o.conn.srv.cfg.MaxQueue {
+		// A client that does not read is dropped rather than allowed to
+		// hold memory without bound.
+		o.mu.Unlock()
+		o.conn.srv.log.Warn("c2s: client not reading, closing", "jid", o.conn.user, "queued", o.conn.srv.cfg.MaxQueue)
+		o.abort()
+		return
+	}
+	o.kickLocked()
+	o.mu.Unlock()
+}
+
+// sendRaw queues raw bytes (stream headers and features).
+func (o *output) sendRaw(b []byte) {
+	o.mu.Lock()
+	if !o.closed {
+		o.appendLocked(func(buf []byte) []byte { return append(buf, b...) })
+		o.kickLocked()
+	}
+	o.mu.Unlock()
+}
+
+func (o *output) appendLocked(f func([]byte) []byte) {
+	if o.buf == nil {
+		o.buf = bufPool.Get().(*[]byte)
+	}
+	*o.buf = f(*o.buf)
+}
+
+// kickLocked writes inline before binding, or makes sure a flusher runs.
+func (o *output) kickLocked() {
+	if !o.async {
+		o.writeLocked()
+		return
+	}
+	if !o.flushing {
+		o.flushing = true
+		go o.flush()
+	}
+}
+
+// writeLocked writes the pending bytes while holding mu (inline mode only).
+func (o *output) writeLocked() {
+	if o.buf == nil {
+		return
+	}
+	b := o.buf
+	o.buf = nil
+	_ = o.conn.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := o.conn.nc.Write(*b)
+	*b = (*b)[:0]
+	bufPool.Put(b)
+	if err != nil {
+		o.closed = true
+		_ = o.conn.nc.Close()
+	}
+}
+
+// flush is the flusher goroutine: it writes until nothing is pending.
+func (o *output) flush() {
+	for {
+		o.mu.Lock()
+		b := o.buf
+		o.buf = nil
+		if b == nil {
+			o.flushing = false
+			closed := o.closed
+			o.mu.Unlock()
+			if closed {
+				o.finishClose()
+			}
+			return
+		}
+		o.mu.Unlock()
+		_ = o.conn.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := o.conn.nc.Write(*b)
+		*b = (*b)[:0]
+		bufPool.Put(b)
+		if err != nil {
+			o.abort()
+		}
+	}
+}
+
+// close queues the stream error (if any) and the closing tag, then lets the
+// reader end: the client has two seconds to close its side.
+func (o *output) close(err *stanza.StreamError) {
+	o.mu.Lock()
+	o.init()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.appendLocked(func(b []byte) []byte {
+		if err != nil {
+			b = err.Element().AppendXML(b, stanza.NSClient)
+		}
+		return append(b, "</stream:stream>"...)
+	})
+	o.closed = true
+	if o.async {
+		if !o.flushing {
+			o.flushing = true
+			go o.flush()
+		}
+		o.mu.Unlock()
+		return
+	}
+	o.writeLocked()
+	o.mu.Unlock()
+	o.finishClose()
+}
+
+// finishClose runs once everything queued before close was written.
+func (o *output) finishClose() {
+	o.mu.Lock()
+	o.init()
+	select {
+	case <-o.done:
+	default:
+		close(o.done)
+	}
+	o.mu.Unlock()
+	_ = o.conn.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+}
+
+// abort drops whatever is queued and closes the connection at once.
+func (o *output) abort() {
+	o.mu.Lock()
+	o.init()
+	o.closed = true
+	if o.buf != nil {
+		*o.buf = (*o.buf)[:0]
+		bufPool.Put(o.buf)
+		o.buf = nil
+	}
+	select {
+	case <-o.done:
+	default:
+		close(o.done)
+	}
+	o.mu.Unlock()
+	_ = o.conn.nc.Close()
+}
+
+// waitClosed waits until the closing bytes were written, or d passed.
+func (o *output) waitClosed(d time.Duration) {
+	o.mu.Lock()
+	o.init()
+	done := o.done
+	o.mu.Unlock()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
+// isClosed reports whether the stream is closing.
+func (o *output) isClosed() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed
+}

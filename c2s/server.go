@@ -1,0 +1,230 @@
+// Package c2s accepts client connections (RFC 6120): it negotiates the
+// stream — STARTTLS or direct TLS (XEP-0368), SASL, resource binding —
+// enforces limits, and then hands every stanza the client sends to the
+// instant-messaging core. It owns the connections and nothing else: where
+// a stanza goes is package im's decision.
+package c2s
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/stanza"
+	"github.com/parley-im/parley/storage"
+)
+
+// Config is one listener's behaviour.
+type Config struct {
+	Hosts        []string
+	TLS          *tls.Config       // nil: no TLS offered
+	ServerCert   *x509.Certificate // for tls-server-end-point channel binding
+	DirectTLS    bool              // XEP-0368: TLS from the first byte
+	RequireTLS   bool              // STARTTLS required before authentication
+	AllowPlain   bool              // SASL PLAIN (only ever over TLS)
+	Registration bool              // XEP-0077 in-band registration
+	Limits       stanza.Limits
+	MaxConns     int // 0: unlimited
+	MaxConnsIP   int // 0: unlimited
+	AuthTimeout  time.Duration
+	PingInterval time.Duration // 0: never ping
+	PingTimeout  time.Duration
+	MaxResources int
+	MaxQueue     int // bytes queued for a slow client before it is dropped
+	Metrics      *Metrics
+	Log          *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = 30 * time.Second
+	}
+	if c.PingTimeout == 0 {
+		c.PingTimeout = 30 * time.Second
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 4 << 20
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NewMetrics(nil)
+	}
+}
+
+// Server serves client connections on any number of listeners.
+type Server struct {
+	cfg   Config
+	core  *im.Server
+	store storage.Store
+	log   *slog.Logger
+	hosts map[string]bool
+
+	mu        sync.Mutex // guards conns, perIP, listeners, closing
+	conns     map[*conn]struct{}
+	perIP     map[string]int
+	listeners []net.Listener
+	closing   bool
+	wg        sync.WaitGroup // connection goroutines
+}
+
+// NewServer returns a c2s server routing into core.
+func NewServer(cfg Config, core *im.Server, store storage.Store) *Server {
+	cfg.defaults()
+	s := &Server{
+		cfg:   cfg,
+		core:  core,
+		store: store,
+		log:   cfg.Log,
+		hosts: make(map[string]bool),
+		conns: make(map[*conn]struct{}),
+		perIP: make(map[string]int),
+	}
+	for _, h := range cfg.Hosts {
+		s.hosts[h] = true
+	}
+	return s
+}
+
+// ErrClosed is returned by Serve after Shutdown.
+var ErrClosed = errors.New("c2s: server closed")
+
+// Serve accepts connections on l until Shutdown. directTLS selects XEP-0368
+// direct TLS for this listener.
+func (s *Server) Serve(l net.Listener, directTLS bool) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrClosed
+	}
+	s.listeners = append(s.listeners, l)
+	s.mu.Unlock()
+	for {
+		nc, err := l.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return err
+		}
+		if !s.admit(nc) {
+			continue
+		}
+		c := newConn(s, nc, directTLS)
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			c.serve()
+			s.forget(c)
+		}()
+	}
+}
+
+// admit applies the connection limits; a refused connection gets a stream
+// error so the client knows why.
+func (s *Server) admit(nc net.Conn) bool {
+	ip := remoteIP(nc)
+	s.mu.Lock()
+	ok := !s.closing &&
+		(s.cfg.MaxConns == 0 || len(s.conns) < s.cfg.MaxConns) &&
+		(s.cfg.MaxConnsIP == 0 || s.perIP[ip] < s.cfg.MaxConnsIP)
+	if ok {
+		s.perIP[ip]++
+	}
+	s.mu.Unlock()
+	if !ok {
+		s.cfg.Metrics.Refused.Inc()
+		go refuse(nc)
+	}
+	return ok
+}
+
+// refuse tells a client over the limit so, without reading from it.
+func refuse(nc net.Conn) {
+	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	buf := appendHeader(nil, "", "", "")
+	buf = stanza.NewStreamError(stanza.StreamPolicyViolation, "too many connections").Element().AppendXML(buf, stanza.NSClient)
+	buf = append(buf, "</stream:stream>"...)
+	_, _ = nc.Write(buf)
+	_ = nc.Close()
+}
+
+func (s *Server) track(c *conn) {
+	s.mu.Lock()
+	s.conns[c] = struct{}{}
+	s.mu.Unlock()
+	s.cfg.Metrics.Connections.Inc()
+}
+
+func (s *Server) forget(c *conn) {
+	ip := remoteIP(c.nc)
+	s.mu.Lock()
+	delete(s.conns, c)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
+	s.mu.Unlock()
+	s.cfg.Metrics.Connections.Dec()
+}
+
+// Shutdown stops accepting, closes every stream with system-shutdown
+// (RFC 6120 §4.9.3.19) and waits for the connections to end or ctx to
+// expire.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		s.mu.Lock()
+		for c := range s.conns {
+			_ = c.nc.Close()
+		}
+		s.mu.Unlock()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// Count returns the number of open connections.
+func (s *Server) Count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
+func remoteIP(nc net.Conn) string {
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return nc.RemoteAddr().String()
+	}
+	return host
+}

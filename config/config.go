@@ -1,0 +1,115 @@
+package config
+
+import "time"
+
+// Config is the whole of Parley's configuration. Build it with Default or
+// Load, and check it with Validate before use.
+type Config struct {
+	Hosts        []string     `yaml:"hosts" env:"HOSTS"` // virtual hosts served, as domain JIDs
+	LogLevel     string       `yaml:"log_level" env:"LOG_LEVEL"`
+	DataDir      string       `yaml:"data_dir" env:"DATA_DIR"`
+	Listeners    Listeners    `yaml:"listeners" envPrefix:"LISTENERS_"`
+	TLS          TLS          `yaml:"tls" envPrefix:"TLS_"`
+	Storage      Storage      `yaml:"storage" envPrefix:"STORAGE_"`
+	Auth         Auth         `yaml:"auth" envPrefix:"AUTH_"`
+	Registration Registration `yaml:"registration" envPrefix:"REGISTRATION_"`
+	Limits       Limits       `yaml:"limits" envPrefix:"LIMITS_"`
+}
+
+// Listeners are the sockets Parley accepts on. An empty address disables one.
+type Listeners struct {
+	C2S    C2SListener `yaml:"c2s" envPrefix:"C2S_"`
+	C2STLS Listener    `yaml:"c2s_tls" envPrefix:"C2S_TLS_"` // XEP-0368 direct TLS
+	HTTP   Listener    `yaml:"http" envPrefix:"HTTP_"`
+}
+
+// Listener is a TCP listen address in host:port form.
+type Listener struct {
+	Address string `yaml:"address" env:"ADDRESS"`
+}
+
+// C2SListener is the client listener that negotiates STARTTLS.
+type C2SListener struct {
+	Address          string `yaml:"address" env:"ADDRESS"`
+	StartTLSRequired bool   `yaml:"starttls_required" env:"STARTTLS_REQUIRED"`
+}
+
+// TLS names the certificate; when Cert and Key are empty a self-signed pair
+// is generated in the data directory (see Config.TLSFiles).
+type TLS struct {
+	Cert       string `yaml:"cert" env:"CERT"` // PEM file
+	Key        string `yaml:"key" env:"KEY"`   // PEM file
+	MinVersion string `yaml:"min_version" env:"MIN_VERSION"`
+}
+
+// Storage chooses the database.
+type Storage struct {
+	Driver      string `yaml:"driver" env:"DRIVER"`
+	SQLitePath  string `yaml:"sqlite_path" env:"SQLITE_PATH"` // see Config.SQLitePath
+	PostgresDSN string `yaml:"postgres_dsn" env:"POSTGRES_DSN"`
+}
+
+// Auth configures SASL.
+type Auth struct {
+	SCRAMIterations int  `yaml:"scram_iterations" env:"SCRAM_ITERATIONS"`
+	AllowPlain      bool `yaml:"allow_plain" env:"ALLOW_PLAIN"` // offered over TLS only
+}
+
+// Registration configures XEP-0077 in-band registration.
+type Registration struct {
+	Enabled           bool `yaml:"enabled" env:"ENABLED"`
+	MinPasswordLength int  `yaml:"min_password_length" env:"MIN_PASSWORD_LENGTH"`
+}
+
+// Limits bound what one peer can cost the server. For the counts and rates,
+// 0 means unlimited where the field says so.
+type Limits struct {
+	MaxStanzaBytes      int           `yaml:"max_stanza_bytes" env:"MAX_STANZA_BYTES"`
+	MaxDepth            int           `yaml:"max_depth" env:"MAX_DEPTH"`
+	MaxAttrs            int           `yaml:"max_attrs" env:"MAX_ATTRS"`
+	MaxConnections      int           `yaml:"max_connections" env:"MAX_CONNECTIONS"`
+	MaxConnectionsPerIP int           `yaml:"max_connections_per_ip" env:"MAX_CONNECTIONS_PER_IP"` // 0 = unlimited
+	LoginRatePerIP      float64       `yaml:"login_rate_per_ip" env:"LOGIN_RATE_PER_IP"`           // per second; 0 = unlimited
+	MaxOfflineMessages  int           `yaml:"max_offline_messages" env:"MAX_OFFLINE_MESSAGES"`     // 0 = store none
+	AuthTimeout         time.Duration `yaml:"auth_timeout" env:"AUTH_TIMEOUT"`
+	IdleTimeout         time.Duration `yaml:"idle_timeout" env:"IDLE_TIMEOUT"`   // 0 = never
+	PingInterval        time.Duration `yaml:"ping_interval" env:"PING_INTERVAL"` // 0 = never ping
+	PingTimeout         time.Duration `yaml:"ping_timeout" env:"PING_TIMEOUT"`
+	MaxResourcesPerUser int           `yaml:"max_resources_per_user" env:"MAX_RESOURCES_PER_USER"`
+}
+
+// Storage drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Default returns the configuration used for every key the file and the
+// environment leave out. It serves localhost on the standard ports.
+func Default() Config {
+	return Config{
+		Hosts:    []string{"localhost"},
+		LogLevel: "info",
+		DataDir:  "./data",
+		Listeners: Listeners{
+			C2S:    C2SListener{Address: ":5222", StartTLSRequired: true},
+			C2STLS: Listener{Address: ":5223"},
+			HTTP:   Listener{Address: ":5280"},
+		},
+		TLS:          TLS{MinVersion: "1.2"},
+		Storage:      Storage{Driver: DriverSQLite},
+		Auth:         Auth{SCRAMIterations: 4096, AllowPlain: true},
+		Registration: Registration{Enabled: false, MinPasswordLength: 8},
+		Limits: Limits{
+			MaxStanzaBytes:      262144,
+			MaxDepth:            64,
+			MaxAttrs:            64,
+			MaxConnections:      20000,
+			MaxOfflineMessages:  1000,
+			AuthTimeout:         30 * time.Second,
+			PingInterval:        120 * time.Second,
+			PingTimeout:         30 * time.Second,
+			MaxResourcesPerUser: 10,
+		},
+	}
+}

@@ -1,0 +1,154 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/parley-im/parley/jid"
+)
+
+// Validate checks every setting and returns all problems found, each an
+// *Error naming its key, joined with errors.Join; nil means the Config is
+// usable. It reads the file system only to check that TLS files exist.
+func (c Config) Validate() error {
+	var v validator
+	v.hosts(c.Hosts)
+	v.oneOf("log_level", c.LogLevel, "debug", "info", "warn", "error")
+	if c.DataDir == "" {
+		v.add("data_dir", "must not be empty")
+	}
+	v.listeners(c.Listeners)
+	v.tls(c.TLS)
+	v.oneOf("storage.driver", c.Storage.Driver, DriverSQLite, DriverPostgres)
+	if c.Storage.Driver == DriverPostgres && c.Storage.PostgresDSN == "" {
+		v.add("storage.postgres_dsn", "required when storage.driver is postgres")
+	}
+	v.between("auth.scram_iterations", c.Auth.SCRAMIterations, 4096, 10_000_000)
+	v.between("registration.min_password_length", c.Registration.MinPasswordLength, 1, 1023)
+	v.limits(c.Limits)
+	return errors.Join(v.errs...)
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, invalid(key, fmt.Sprintf(format, args...)))
+}
+
+func (v *validator) between(key string, n, lo, hi int) {
+	if n < lo || n > hi {
+		v.add(key, "must be between %d and %d, got %d", lo, hi, n)
+	}
+}
+
+func (v *validator) atLeast(key string, n, lo int) {
+	if n < lo {
+		v.add(key, "must be at least %d, got %d", lo, n)
+	}
+}
+
+func (v *validator) oneOf(key, s string, allowed ...string) {
+	if !slices.Contains(allowed, s) {
+		v.add(key, "must be one of %s; got %q", strings.Join(allowed, ", "), s)
+	}
+}
+
+func (v *validator) hosts(hosts []string) {
+	if len(hosts) == 0 {
+		v.add("hosts", "at least one host is required")
+	}
+	for i, h := range hosts {
+		key := fmt.Sprintf("hosts[%d]", i)
+		j, err := jid.Parse(h)
+		switch {
+		case err != nil:
+			v.add(key, "%q is not a valid domain: %v", h, err)
+		case j.Local() != "" || j.Resource() != "":
+			v.add(key, "%q must be a domain, without localpart or resource", h)
+		case j.String() != h:
+			v.add(key, "%q is not in canonical form; write %q", h, j.String())
+		case slices.Index(hosts, h) < i:
+			v.add(key, "%q is listed twice", h)
+		}
+	}
+}
+
+func (v *validator) listeners(l Listeners) {
+	seen := map[string]string{}
+	for _, a := range []struct{ key, addr string }{
+		{"listeners.c2s.address", l.C2S.Address},
+		{"listeners.c2s_tls.address", l.C2STLS.Address},
+		{"listeners.http.address", l.HTTP.Address},
+	} {
+		if a.addr == "" {
+			continue
+		}
+		_, port, err := net.SplitHostPort(a.addr)
+		if err == nil {
+			_, err = strconv.ParseUint(port, 10, 16)
+		}
+		if err != nil {
+			v.add(a.key, "must be host:port with a numeric port, or empty to disable; got %q", a.addr)
+			continue
+		}
+		if other, dup := seen[a.addr]; dup && port != "0" {
+			v.add(a.key, "%q is already used by %s", a.addr, other)
+		}
+		seen[a.addr] = a.key
+	}
+}
+
+func (v *validator) tls(t TLS) {
+	switch {
+	case t.Cert != "" && t.Key == "":
+		v.add("tls.key", "must be set when tls.cert is")
+	case t.Cert == "" && t.Key != "":
+		v.add("tls.cert", "must be set when tls.key is")
+	case t.Cert != "":
+		v.file("tls.cert", t.Cert)
+		v.file("tls.key", t.Key)
+	}
+	v.oneOf("tls.min_version", t.MinVersion, "1.2", "1.3")
+}
+
+func (v *validator) file(key, path string) {
+	fi, err := os.Stat(path)
+	switch {
+	case err != nil:
+		v.add(key, "%v", err)
+	case !fi.Mode().IsRegular():
+		v.add(key, "%q is not a regular file", path)
+	}
+}
+
+func (v *validator) limits(l Limits) {
+	v.between("limits.max_stanza_bytes", l.MaxStanzaBytes, 1024, 16<<20)
+	v.between("limits.max_depth", l.MaxDepth, 4, 1024)
+	v.between("limits.max_attrs", l.MaxAttrs, 8, 1024)
+	v.atLeast("limits.max_connections", l.MaxConnections, 1)
+	v.atLeast("limits.max_connections_per_ip", l.MaxConnectionsPerIP, 0)
+	if l.LoginRatePerIP < 0 || math.IsNaN(l.LoginRatePerIP) || math.IsInf(l.LoginRatePerIP, 0) {
+		v.add("limits.login_rate_per_ip", "must be a finite number >= 0, got %v", l.LoginRatePerIP)
+	}
+	v.atLeast("limits.max_offline_messages", l.MaxOfflineMessages, 0)
+	v.duration("limits.auth_timeout", l.AuthTimeout, time.Second)
+	v.duration("limits.idle_timeout", l.IdleTimeout, 0)
+	v.duration("limits.ping_interval", l.PingInterval, 0)
+	if l.PingInterval > 0 {
+		v.duration("limits.ping_timeout", l.PingTimeout, time.Second)
+	}
+	v.atLeast("limits.max_resources_per_user", l.MaxResourcesPerUser, 1)
+}
+
+func (v *validator) duration(key string, d, lo time.Duration) {
+	if d < lo {
+		v.add(key, "must be at least %v, got %v", lo, d)
+	}
+}

@@ -1,0 +1,175 @@
+package im
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/parley-im/parley/jid"
+	"github.com/parley-im/parley/router"
+	"github.com/parley-im/parley/stanza"
+	"github.com/parley-im/parley/storage"
+)
+
+const (
+	nsChatStates = "http://jabber.org/protocol/chatstates"
+	nsHints      = "urn:xmpp:hints"
+)
+
+// message routes a message from a local session (RFC 6121 §8.5).
+func (s *Server) message(ctx context.Context, sess *router.Session, st *stanza.Element, to jid.JID) {
+	if to.IsZero() {
+		// RFC 6120 §10.3.1: no 'to' means the sender's bare JID.
+		to = sess.JID().Bare()
+	}
+	if !s.IsLocal(to.Domain()) {
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.RemoteServerNotFound, Text: "server-to-server federation is not enabled"})
+		return
+	}
+	if to.Local() == "" {
+		// Messages to the server itself: nothing here consumes them.
+		return
+	}
+	if s.isBlocked(ctx, sess.JID().Bare(), to) {
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.NotAcceptable, Text: "you have blocked this contact", App: stanza.New("blocked", nsBlockingErrors)})
+		return
+	}
+	s.deliverMessage(ctx, st, sess.JID(), to)
+}
+
+// deliverMessage delivers a message to a local user, whoever sent it.
+func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	if s.isBlocked(ctx, to.Bare(), from) {
+		// XEP-0191 §3.3: the blocker is invisible; the sender learns only
+		// that the service is unavailable.
+		s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
+		return
+	}
+	typ := st.Type()
+	if !to.IsBare() {
+		if ss := s.router.Session(to); ss != nil {
+			ss.Deliver(st)
+			return
+		}
+		// §8.5.3.2: no such resource.
+		switch typ {
+		case "error":
+			return
+		case "groupchat":
+			s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
+			return
+		}
+	}
+	// §8.5.2: bare JID, or a full JID with no session, treated as bare.
+	switch typ {
+	case "error":
+		return
+	case "groupchat":
+		s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
+		return
+	}
+	targets := s.messageTargets(to.Bare(), typ)
+	if len(targets) > 0 {
+		for _, ss := range targets {
+			ss.Deliver(st)
+		}
+		return
+	}
+	if typ == "headline" {
+		return
+	}
+	s.storeOffline(ctx, st, to.Bare())
+}
+
+// messageTargets picks the resources a message to a bare JID goes to:
+// the available resources with the highest non-negative priority; for
+// headlines every available non-negative resource (§8.5.2.1.1).
+func (s *Server) messageTargets(bare jid.JID, typ string) []*router.Session {
+	var out []*router.Session
+	best := -1
+	for _, ss := range s.router.Sessions(bare) {
+		avail, prio := ss.Available()
+		if !avail || prio < 0 {
+			continue
+		}
+		if typ == "headline" {
+			out = append(out, ss)
+			continue
+		}
+		switch {
+		case prio > best:
+			best = prio
+			out = append(out[:0], ss)
+		case prio == best:
+			out = append(out, ss)
+		}
+	}
+	return out
+}
+
+// storeOffline keeps a message for a user with no available resource
+// (XEP-0160), stamped with its delay (XEP-0203).
+func (s *Server) storeOffline(ctx context.Context, st *stanza.Element, to jid.JID) {
+	if !worthStoring(st) {
+		return
+	}
+	if _, err := s.store.Account(ctx, to.String()); err != nil {
+		if errors.Is(err, storage.ErrNotFound) {
+			s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
+		} else {
+			s.log.Error("offline: account lookup failed", "to", to, "err", err)
+			s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.InternalServerError})
+		}
+		return
+	}
+	stamped := st.Copy()
+	stamped.Append(stanza.New("delay", stanza.NSDelay, "from", to.Domain(), "stamp", s.now().UTC().Format(time.RFC3339Nano)))
+	err := s.store.StoreOffline(ctx, to.String(), stamped.AppendXML(nil, stanza.NSClient), s.maxOff)
+	switch {
+	case errors.Is(err, storage.ErrQuota):
+		s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable, Text: "the recipient's offline storage is full"})
+	case err != nil:
+		s.log.Error("offline: store failed", "to", to, "err", err)
+		s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.InternalServerError, Text: "could not store the message"})
+	}
+}
+
+// worthStoring drops what only makes sense live: chat states alone, and
+// messages marked no-store (XEP-0334).
+func worthStoring(st *stanza.Element) bool {
+	switch st.Type() {
+	case "", "normal", "chat":
+	default:
+		return false
+	}
+	content := false
+	for _, c := range st.Elements() {
+		switch {
+		case c.Space == nsHints && (c.Name == "no-store" || c.Name == "no-permanent-store"):
+			return false
+		case c.Space == nsHints && c.Name == "store":
+			content = true
+		case c.Space == nsChatStates, c.Space == nsHints:
+		default:
+			content = true
+		}
+	}
+	return content
+}
+
+// deliverOffline sends a newly available session what was stored for it.
+func (s *Server) deliverOffline(ctx context.Context, sess *router.Session) {
+	msgs, err := s.store.TakeOffline(ctx, sess.JID().Bare().String())
+	if err != nil {
+		s.log.Error("offline: take failed", "jid", sess.JID(), "err", err)
+		return
+	}
+	for _, m := range msgs {
+		el, err := stanza.ParseBytes(m.Stanza)
+		if err != nil {
+			s.log.Error("offline: stored message unreadable", "jid", sess.JID(), "id", m.ID, "err", err)
+			continue
+		}
+		sess.Deliver(el)
+	}
+}

@@ -1,0 +1,208 @@
+package im
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/parley-im/parley/jid"
+	"github.com/parley-im/parley/router"
+	"github.com/parley-im/parley/stanza"
+	"github.com/parley-im/parley/storage"
+)
+
+// presence handles presence a local session sent (RFC 6121 §3, §4).
+func (s *Server) presence(ctx context.Context, sess *router.Session, st *stanza.Element, to jid.JID) {
+	typ := st.Type()
+	switch typ {
+	case "subscribe", "subscribed", "unsubscribe", "unsubscribed":
+		if to.IsZero() {
+			s.bounce(sess, st, &stanza.Error{Condition: stanza.BadRequest, Text: "subscription requests need a 'to'"})
+			return
+		}
+		s.outboundSubscription(ctx, sess, st, to.Bare(), typ)
+		return
+	case "probe":
+		// Clients do not probe; the server does it for them (§4.3).
+		return
+	case "", "unavailable", "error":
+	default:
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.BadRequest, Text: "unknown presence type"})
+		return
+	}
+	if to.IsZero() {
+		if typ == "error" {
+			return
+		}
+		s.broadcast(ctx, sess, st, typ == "")
+		return
+	}
+	s.directed(ctx, sess, st, to, typ)
+}
+
+// broadcast handles presence without 'to': the user's availability.
+func (s *Server) broadcast(ctx context.Context, sess *router.Session, st *stanza.Element, available bool) {
+	prio := 0
+	if p := st.Child("priority", ""); p != nil {
+		if n, err := strconv.Atoi(p.Text()); err == nil && n >= -128 && n <= 127 {
+			prio = n
+		}
+	}
+	wasAvailable, _ := sess.Available()
+	if !available && !wasAvailable {
+		return
+	}
+	initial := sess.SetPresence(st, available, prio)
+	owner := sess.JID().Bare()
+	items, _, err := s.store.Roster(ctx, owner.String())
+	if err != nil {
+		s.log.Error("presence: roster load failed", "jid", owner, "err", err)
+	}
+	// To contacts subscribed to us, and to all of our own available
+	// resources including this one (§4.2.2, §4.4.2).
+	for _, it := range items {
+		if it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth {
+			c, err := jid.Parse(it.Contact)
+			if err != nil || s.isBlocked(ctx, owner, c) {
+				continue
+			}
+			s.deliverPresence(ctx, st, sess.JID(), c)
+		}
+	}
+	for _, ss := range s.router.Sessions(owner) {
+		if a, _ := ss.Available(); a || ss == sess {
+			ss.Deliver(st)
+		}
+	}
+	if !available {
+		for _, d := range sess.TakeDirected() {
+			s.deliverPresence(ctx, st, sess.JID(), d)
+		}
+		return
+	}
+	if !initial {
+		return
+	}
+	// Initial presence: probe the contacts we are subscribed to, show the
+	// user's other resources, hand over pending subscription requests and
+	// offline messages (§4.2.2, §3.1.3, XEP-0160).
+	for _, it := range items {
+		if it.Subscription == storage.SubTo || it.Subscription == storage.SubBoth {
+			if c, err := jid.Parse(it.Contact); err == nil {
+				s.probe(ctx, sess, c)
+			}
+		}
+	}
+	for _, ss := range s.router.Sessions(owner) {
+		if ss == sess {
+			continue
+		}
+		if p := ss.Presence(); p != nil {
+			sess.Deliver(p)
+		}
+	}
+	for _, it := range items {
+		if it.PendingIn && len(it.PendingInMsg) > 0 {
+			if req, err := stanza.ParseBytes(it.PendingInMsg); err == nil {
+				sess.Deliver(req)
+			}
+		}
+	}
+	if prio >= 0 {
+		s.deliverOffline(ctx, sess)
+	}
+}
+
+// directed handles presence sent to one entity (§4.6).
+func (s *Server) directed(ctx context.Context, sess *router.Session, st *stanza.Element, to jid.JID, typ string) {
+	if !s.IsLocal(to.Domain()) {
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.RemoteServerNotFound, Text: "server-to-server federation is not enabled"})
+		return
+	}
+	if typ != "error" {
+		owner := sess.JID().Bare()
+		it, err := s.store.RosterItem(ctx, owner.String(), to.Bare().String())
+		subscribed := err == nil && (it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth)
+		if !subscribed {
+			sess.AddDirected(to, typ == "")
+		}
+	}
+	if to.Local() == "" {
+		return
+	}
+	s.deliverPresence(ctx, st, sess.JID(), to)
+}
+
+// deliverPresence hands a presence to a local user: to one resource for a
+// full JID, to every available resource for a bare JID (§8.5.2.1.1).
+func (s *Server) deliverPresence(ctx context.Context, st *stanza.Element, from, to jid.JID) {
+	if to.Local() == "" || !s.IsLocal(to.Domain()) {
+		return
+	}
+	if s.isBlocked(ctx, to.Bare(), from) {
+		return
+	}
+	if !to.IsBare() {
+		if ss := s.router.Session(to); ss != nil {
+			ss.Deliver(st)
+		}
+		return
+	}
+	for _, ss := range s.router.Sessions(to) {
+		if a, _ := ss.Available(); a {
+			ss.Deliver(st)
+		}
+	}
+}
+
+// probe answers, on the contact's behalf, a probe from sess: the contact's
+// available resources' presence, if the contact lets the user see it.
+func (s *Server) probe(ctx context.Context, sess *router.Session, contact jid.JID) {
+	if !s.IsLocal(contact.Domain()) || contact.Local() == "" {
+		return
+	}
+	user := sess.JID().Bare()
+	it, err := s.store.RosterItem(ctx, contact.String(), user.String())
+	if err != nil || (it.Subscription != storage.SubFrom && it.Subscription != storage.SubBoth) {
+		return
+	}
+	if s.isBlocked(ctx, contact, user) || s.isBlocked(ctx, user, contact) {
+		return
+	}
+	for _, ss := range s.router.Sessions(contact) {
+		if p := ss.Presence(); p != nil {
+			sess.Deliver(p)
+		}
+	}
+}
+
+// sendPresenceOf sends the presence of every available resource of from to
+// the bare JID to (used after a subscription is approved).
+func (s *Server) sendPresenceOf(ctx context.Context, from, to jid.JID) {
+	for _, ss := range s.router.Sessions(from) {
+		if p := ss.Presence(); p != nil {
+			s.deliverPresence(ctx, p, ss.JID(), to)
+		}
+	}
+}
+
+// sendUnavailableOf sends unavailable presence from every available
+// resource of from to the bare JID to (after a subscription ends).
+func (s *Server) sendUnavailableOf(ctx context.Context, from, to jid.JID) {
+	for _, ss := range s.router.Sessions(from) {
+		if a, _ := ss.Available(); a {
+			u := stanza.New("presence", stanza.NSClient, "type", "unavailable", "from", ss.JID().String(), "to", to.String())
+			s.deliverPresence(ctx, u, ss.JID(), to)
+		}
+	}
+}
+
+// SessionEnded broadcasts unavailable presence for a session that went away
+// without saying so (RFC 6121 §4.5.2).
+func (s *Server) SessionEnded(ctx context.Context, sess *router.Session) {
+	if a, _ := sess.Available(); !a {
+		sess.TakeDirected()
+		return
+	}
+	u := stanza.New("presence", stanza.NSClient, "type", "unavailable", "from", sess.JID().String())
+	s.broadcast(ctx, sess, u, false)
+}

@@ -1,0 +1,235 @@
+// Package server assembles a Parley node from one config.Config: storage,
+// the session directory, the instant-messaging core with its modules, the
+// client listeners and the HTTP listener. It has a Start, a readiness
+// signal and a Shutdown; the CLI and the tests are both clients of it.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/parley-im/parley/c2s"
+	"github.com/parley-im/parley/config"
+	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/router"
+	"github.com/parley-im/parley/stanza"
+	"github.com/parley-im/parley/storage"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Version is the server version reported over XEP-0092 and /healthz.
+var Version = "0.1.0-dev"
+
+// Server is one Parley node.
+type Server struct {
+	cfg     config.Config
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	store   storage.Store
+	router  *router.Router
+	core    *im.Server
+	c2s     *c2s.Server
+	http    *http.Server
+	started time.Time
+
+	// CertPath is the certificate in use; CertCreated says it was just
+	// generated (self-signed).
+	CertPath    string
+	CertCreated bool
+
+	mu    sync.Mutex // guards addrs
+	addrs map[string]net.Addr
+	ready chan struct{}
+	done  chan struct{}
+	serve sync.WaitGroup
+}
+
+// New checks the configuration and builds a server; nothing is opened
+// until Start.
+func New(cfg config.Config, log *slog.Logger) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Server{
+		cfg:   cfg,
+		log:   log,
+		addrs: make(map[string]net.Addr),
+		ready: make(chan struct{}),
+		done:  make(chan struct{}),
+	}, nil
+}
+
+// Start opens storage, loads or creates the certificate, binds every
+// listener and starts serving. It returns once the server accepts
+// connections (Ready is closed by then).
+func (s *Server) Start(ctx context.Context) error {
+	s.started = time.Now()
+	cfg := s.cfg
+	dsn := cfg.Storage.PostgresDSN
+	if cfg.Storage.Driver == config.DriverSQLite {
+		dsn = cfg.SQLitePath()
+	}
+	st, err := storage.Open(ctx, cfg.Storage.Driver, dsn, s.log)
+	if err != nil {
+		return fmt.Errorf("storage: %w", err)
+	}
+	s.store = st
+	if err := s.start(ctx); err != nil {
+		s.closeAll()
+		return err
+	}
+	close(s.ready)
+	return nil
+}
+
+func (s *Server) start(ctx context.Context) error {
+	cfg := s.cfg
+	s.reg = prometheus.NewRegistry()
+	s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	var tlsConf *tls.Config
+	var leaf *x509.Certificate
+	certFile, keyFile, generate := cfg.TLSFiles()
+	if generate {
+		certFile, keyFile = "", ""
+	}
+	cert, path, created, err := loadOrCreateCert(certFile, keyFile, cfg.DataDir, cfg.Hosts)
+	if err != nil {
+		return err
+	}
+	s.CertPath, s.CertCreated = path, created
+	leaf, err = x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return fmt.Errorf("tls: %w", err)
+	}
+	tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.MinTLSVersion()}
+
+	s.router = router.New()
+	s.core = im.New(im.Config{
+		Hosts:              cfg.Hosts,
+		MaxOfflineMessages: cfg.Limits.MaxOfflineMessages,
+		Log:                s.log,
+	}, s.router, s.store)
+	registerModules(s)
+
+	s.c2s = c2s.NewServer(c2s.Config{
+		Hosts:        cfg.Hosts,
+		TLS:          tlsConf,
+		ServerCert:   leaf,
+		RequireTLS:   cfg.Listeners.C2S.StartTLSRequired,
+		AllowPlain:   cfg.Auth.AllowPlain,
+		Registration: cfg.Registration.Enabled,
+		Limits: stanza.Limits{
+			MaxStanzaBytes: cfg.Limits.MaxStanzaBytes,
+			MaxDepth:       cfg.Limits.MaxDepth,
+			MaxAttrs:       cfg.Limits.MaxAttrs,
+		},
+		MaxConns:     cfg.Limits.MaxConnections,
+		MaxConnsIP:   cfg.Limits.MaxConnectionsPerIP,
+		AuthTimeout:  cfg.Limits.AuthTimeout,
+		PingInterval: cfg.Limits.PingInterval,
+		PingTimeout:  cfg.Limits.PingTimeout,
+		MaxResources: cfg.Limits.MaxResourcesPerUser,
+		Metrics:      c2s.NewMetrics(s.reg),
+		Log:          s.log,
+	}, s.core, s.store)
+
+	if a := cfg.Listeners.C2S.Address; a != "" {
+		if err := s.listen(ctx, "c2s", a, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
+			return err
+		}
+	}
+	if a := cfg.Listeners.C2STLS.Address; a != "" {
+		if err := s.listen(ctx, "c2s_tls", a, func(l net.Listener) error { return s.c2s.Serve(l, true) }); err != nil {
+			return err
+		}
+	}
+	if a := cfg.Listeners.HTTP.Address; a != "" {
+		s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+		if err := s.listen(ctx, "http", a, func(l net.Listener) error {
+			err := s.http.Serve(l)
+			if errors.Is(err, http.ErrServerClosed) {
+				return nil
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// listen binds one listener and serves it in the background.
+func (s *Server) listen(ctx context.Context, name, addr string, serve func(net.Listener) error) error {
+	var lc net.ListenConfig
+	l, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listeners.%s: %w", name, err)
+	}
+	s.mu.Lock()
+	s.addrs[name] = l.Addr()
+	s.mu.Unlock()
+	s.log.Info("listening", "listener", name, "address", l.Addr().String())
+	s.serve.Add(1)
+	go func() {
+		defer s.serve.Done()
+		if err := serve(l); err != nil && !errors.Is(err, c2s.ErrClosed) {
+			s.log.Error("listener stopped", "listener", name, "err", err)
+		}
+	}()
+	return nil
+}
+
+// Ready is closed once the server accepts connections.
+func (s *Server) Ready() <-chan struct{} { return s.ready }
+
+// Addr returns the bound address of a listener ("c2s", "c2s_tls", "http"),
+// or nil. Useful with port 0.
+func (s *Server) Addr(name string) net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addrs[name]
+}
+
+// Store returns the server's storage (for tests and tools in-process).
+func (s *Server) Store() storage.Store { return s.store }
+
+// Router returns the session directory.
+func (s *Server) Router() *router.Router { return s.router }
+
+// Shutdown closes every stream cleanly (system-shutdown), stops the
+// listeners and closes storage once queued writes are committed.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	if s.c2s != nil {
+		err = s.c2s.Shutdown(ctx)
+	}
+	if s.http != nil {
+		if herr := s.http.Shutdown(ctx); err == nil {
+			err = herr
+		}
+	}
+	s.serve.Wait()
+	s.closeAll()
+	return err
+}
+
+func (s *Server) closeAll() {
+	if s.store != nil {
+		if err := s.store.Close(); err != nil {
+			s.log.Error("closing storage", "err", err)
+		}
+	}
+}

@@ -1,0 +1,85 @@
+package stanza
+
+import "io"
+
+// The tokenizer reads straight from the bufio.Reader's buffer (Peek, then
+// Discard once consumed) so that bytes are copied once, into the arena.
+
+// next returns the next byte of an item. The stream may not end inside an
+// item, so io.EOF becomes io.ErrUnexpectedEOF.
+func (p *Parser) next() (byte, error) {
+	if p.pos < len(p.buf) {
+		c := p.buf[p.pos]
+		p.pos++
+		return c, nil
+	}
+	return p.more()
+}
+
+// more refills the window and returns its first byte.
+func (p *Parser) more() (byte, error) {
+	if err := p.fill(); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return 0, err
+	}
+	p.pos = 1
+	return p.buf[0], nil
+}
+
+// peek returns the next byte of an item without consuming it.
+func (p *Parser) peek() (byte, error) {
+	if p.pos < len(p.buf) {
+		return p.buf[p.pos], nil
+	}
+	c, err := p.more()
+	p.pos = 0
+	return c, err
+}
+
+// fill discards the whole window, which the caller has consumed, and waits
+// for at least one more byte. It is only called when the current item
+// needs more input, so this is where the size limit is enforced: the
+// item cannot end within the bytes already read.
+func (p *Parser) fill() error {
+	p.br.Discard(len(p.buf))
+	p.off += int64(len(p.buf))
+	p.buf, p.pos = nil, 0
+	if p.off-p.mark >= int64(p.lim.MaxStanzaBytes) {
+		return p.tooBig()
+	}
+	if _, err := p.br.Peek(1); err != nil {
+		return err
+	}
+	p.buf, _ = p.br.Peek(p.br.Buffered())
+	return nil
+}
+
+// itemDone checks the size of the item that ends at the current position.
+func (p *Parser) itemDone() error {
+	if p.off+int64(p.pos)-p.mark > int64(p.lim.MaxStanzaBytes) {
+		return p.tooBig()
+	}
+	return nil
+}
+
+// skipSpace consumes white space between items and returns the byte after
+// it, which starts the next item. White space does not count toward any
+// item's size, and io.EOF here is a clean end.
+func (p *Parser) skipSpace() (byte, error) {
+	for {
+		for p.pos < len(p.buf) {
+			c := p.buf[p.pos]
+			p.pos++
+			if !isSpace(c) {
+				p.mark = p.off + int64(p.pos) - 1
+				return c, nil
+			}
+		}
+		p.mark = p.off + int64(len(p.buf))
+		if err := p.fill(); err != nil {
+			return 0, err
+		}
+	}
+}

@@ -1,0 +1,220 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// maxBatch caps how many requests share one transaction.
+const maxBatch = 256
+
+// batchTimeout bounds one batch transaction, so a stuck database fails the
+// callers instead of holding them forever.
+const batchTimeout = 30 * time.Second
+
+// WriterStats counts the group-commit writer's work.
+type WriterStats struct {
+	Batches  uint64 // transactions committed
+	Rows     uint64 // requests committed in them
+	MaxBatch uint64 // most requests committed in one transaction
+}
+
+// flushFunc writes a batch of items in tx. It returns each item's own
+// rejection (only ErrQuota or ErrNotFound, leaving tx usable), or an error
+// that fails the whole batch.
+type flushFunc[T any] func(ctx context.Context, tx *sql.Tx, d dialect, items []T) ([]error, error)
+
+type request[T any] struct {
+	ctx  context.Context
+	item T
+	done chan error // buffered: the writer never blocks answering
+}
+
+// writer commits durable appends of one kind in batches. Requests queue on
+// reqs; the writer goroutine takes whatever is queued (up to maxBatch),
+// writes it in one transaction and answers every caller after the commit.
+// An idle writer commits the first request at once; batches form while a
+// commit is in flight, so there is no timer and no added latency.
+type writer[T any] struct {
+	db     *sql.DB
+	d      dialect
+	flush  flushFunc[T]
+	logger *slog.Logger
+	reqs   chan *request[T]
+
+	// mu guards closed. Senders hold it shared while they enqueue; stop
+	// holds it exclusively to close reqs, so no send can follow the close.
+	mu     sync.RWMutex
+	closed bool
+	done   chan struct{} // closed when the goroutine has exited
+
+	batches, rows, maxBatch atomic.Uint64
+}
+
+func newWriter[T any](db *sql.DB, d dialect, flush flushFunc[T], logger *slog.Logger) *writer[T] {
+	w := &writer[T]{
+		db:     db,
+		d:      d,
+		flush:  flush,
+		logger: logger,
+		reqs:   make(chan *request[T], maxBatch),
+		done:   make(chan struct{}),
+	}
+	go w.run()
+	return w
+}
+
+// do writes item in a writer transaction and returns once it is
+// committed, or ctx is done. A request cancelled after it was queued may
+// still commit.
+func (w *writer[T]) do(ctx context.Context, item T) error {
+	r := &request[T]{ctx: ctx, item: item, done: make(chan error, 1)}
+	w.mu.RLock()
+	if w.closed {
+		w.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case w.reqs <- r:
+	case <-ctx.Done():
+		w.mu.RUnlock()
+		return ctx.Err()
+	}
+	w.mu.RUnlock()
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// stop closes the queue and waits until everything queued is committed
+// and the goroutine has exited. It reports false if already stopped.
+func (w *writer[T]) stop() bool {
+	w.mu.Lock()
+	if w.closed {
+		w.mu.Unlock()
+		<-w.done
+		return false
+	}
+	w.closed = true
+	close(w.reqs)
+	w.mu.Unlock()
+	<-w.done
+	return true
+}
+
+func (w *writer[T]) isClosed() bool {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	return w.closed
+}
+
+func (w *writer[T]) stats() WriterStats {
+	return WriterStats{
+		Batches:  w.batches.Load(),
+		Rows:     w.rows.Load(),
+		MaxBatch: w.maxBatch.Load(),
+	}
+}
+
+func (w *writer[T]) run() {
+	defer close(w.done)
+	batch := make([]*request[T], 0, maxBatch)
+	for r := range w.reqs {
+		batch = append(batch[:0], r)
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case r, ok := <-w.reqs:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+		clear(batch) // drop references to answered requests
+	}
+}
+
+// commit writes reqs in one transaction and answers them. If the
+// transaction fails, each request is retried alone, so one bad request (or
+// a conflict with another node) does not fail the others.
+func (w *writer[T]) commit(reqs []*request[T]) {
+	live := reqs[:0:0]
+	for _, r := range reqs {
+		if err := r.ctx.Err(); err != nil {
+			r.done <- err // the caller gave up before we started
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	errs, err := w.tx(live)
+	if err == nil {
+		for i, r := range live {
+			r.done <- errs[i]
+		}
+		return
+	}
+	if len(live) == 1 {
+		live[0].done <- err
+		return
+	}
+	w.logger.Warn("storage: batch failed, retrying requests one by one", "requests", len(live), "err", err)
+	for _, r := range live {
+		errs, err := w.tx([]*request[T]{r})
+		if err == nil {
+			err = errs[0]
+		}
+		r.done <- err
+	}
+}
+
+// tx writes reqs in one transaction. errs holds each request's own
+// rejection; err is set when the transaction as a whole failed.
+func (w *writer[T]) tx(reqs []*request[T]) (errs []error, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
+	items := make([]T, len(reqs))
+	for i, r := range reqs {
+		items[i] = r.item
+	}
+	tx, err := w.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, wrapErr("write batch", err)
+	}
+	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	errs, err = w.flush(ctx, tx, w.d, items)
+	if err != nil {
+		return nil, wrapErr("write batch", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return nil, wrapErr("write batch commit", err)
+	}
+	var ok uint64
+	for _, e := range errs {
+		if e == nil {
+			ok++
+		}
+	}
+	w.batches.Add(1)
+	w.rows.Add(ok)
+	for {
+		m := w.maxBatch.Load()
+		if ok <= m || w.maxBatch.CompareAndSwap(m, ok) {
+			break
+		}
+	}
+	return errs, nil
+}
