@@ -13,23 +13,29 @@ import (
 // authentication timeout; after binding, a client silent for the ping
 // interval gets an XEP-0199 ping, and one silent for the ping timeout after
 // that is gone (RFC 6120 §4.6.3: the server checks for dead connections).
+//
+// With limits.idle_timeout set, a bound client silent that long is closed
+// even if it answers pings.
 type idleReader struct {
-	c      *conn
-	pinged bool
-	armed  bool // a ping deadline is set
+	c        *conn
+	pinged   bool
+	armed    bool // a deadline for the bound state is set
+	lastRead time.Time
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
 	c := r.c
+	cfg := &c.srv.cfg
 	for {
-		if c.sess != nil && c.srv.cfg.PingInterval > 0 && !r.armed {
-			_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingInterval))
+		if c.sess != nil && !r.armed && (cfg.PingInterval > 0 || cfg.IdleTimeout > 0) {
+			_ = c.nc.SetReadDeadline(time.Now().Add(r.wait()))
 			r.armed = true
 		}
 		n, err := c.nc.Read(p)
 		if n > 0 || err == nil {
-			if r.pinged || r.armed {
-				r.pinged, r.armed = false, false
+			r.pinged, r.armed = false, false
+			if cfg.IdleTimeout > 0 {
+				r.lastRead = time.Now()
 			}
 			return n, err
 		}
@@ -40,13 +46,40 @@ func (r *idleReader) Read(p []byte) (int, error) {
 		switch {
 		case c.sess == nil:
 			return 0, stanza.NewStreamError(stanza.ConnectionTimeout, "authentication took too long")
-		case r.pinged || c.srv.cfg.PingInterval == 0:
+		case cfg.IdleTimeout > 0 && !r.lastRead.IsZero() && time.Since(r.lastRead) >= cfg.IdleTimeout:
+			return 0, stanza.NewStreamError(stanza.ConnectionTimeout, "idle for too long")
+		case r.pinged || cfg.PingInterval == 0:
+			if cfg.PingInterval == 0 {
+				r.armed = false
+				continue
+			}
 			return 0, stanza.NewStreamError(stanza.ConnectionTimeout, "no answer to ping")
 		}
 		r.pinged = true
 		c.pingID = "ping-" + randomID(4)
 		c.out.send(stanza.New("iq", stanza.NSClient, "type", "get", "id", c.pingID, "to", c.sess.JID().String(), "from", c.host).
 			Append(stanza.New("ping", "urn:xmpp:ping")))
-		_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.PingTimeout))
+		d := cfg.PingTimeout
+		if cfg.IdleTimeout > 0 {
+			d = min(d, time.Until(r.lastRead.Add(cfg.IdleTimeout)))
+		}
+		_ = c.nc.SetReadDeadline(time.Now().Add(d))
 	}
+}
+
+// wait is how long a bound connection may stay silent before something
+// happens: a ping or the idle timeout, whichever comes first.
+func (r *idleReader) wait() time.Duration {
+	cfg := &r.c.srv.cfg
+	if r.lastRead.IsZero() {
+		r.lastRead = time.Now()
+	}
+	d := cfg.PingInterval
+	if cfg.IdleTimeout > 0 {
+		left := time.Until(r.lastRead.Add(cfg.IdleTimeout))
+		if d == 0 || left < d {
+			d = left
+		}
+	}
+	return max(d, time.Millisecond)
 }

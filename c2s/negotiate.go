@@ -183,6 +183,10 @@ func (c *conn) onSASL(el *stanza.Element) error {
 			c.saslFailure("encryption-required", "STARTTLS first")
 			return nil
 		}
+		if !c.srv.login.allow(remoteIP(c.nc)) {
+			c.saslFailure("temporary-auth-failure", "too many login attempts from your address; try again shortly")
+			return nil
+		}
 		lookup := func(user string) (storage.Account, error) {
 			j, err := jid.New(user, c.host, "")
 			if err != nil {

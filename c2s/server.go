@@ -36,7 +36,9 @@ type Config struct {
 	PingInterval time.Duration // 0: never ping
 	PingTimeout  time.Duration
 	MaxResources int
-	MaxQueue     int // bytes queued for a slow client before it is dropped
+	LoginRate    float64       // SASL attempts per second per IP; 0: unlimited
+	IdleTimeout  time.Duration // close a connection silent this long; 0: never
+	MaxQueue     int           // bytes queued for a slow client before it is dropped
 	Metrics      *Metrics
 	Log          *slog.Logger
 }
@@ -66,6 +68,7 @@ type Server struct {
 	store storage.Store
 	log   *slog.Logger
 	hosts map[string]bool
+	login *loginLimiter
 
 	mu        sync.Mutex // guards conns, perIP, listeners, closing
 	conns     map[*conn]struct{}
@@ -86,6 +89,7 @@ func NewServer(cfg Config, core *im.Server, store storage.Store) *Server {
 		hosts: make(map[string]bool),
 		conns: make(map[*conn]struct{}),
 		perIP: make(map[string]int),
+		login: newLoginLimiter(cfg.LoginRate),
 	}
 	for _, h := range cfg.Hosts {
 		s.hosts[h] = true

@@ -113,6 +113,11 @@ func (s *Server) storeOffline(ctx context.Context, st *stanza.Element, to jid.JI
 	if !worthStoring(st) {
 		return
 	}
+	if s.maxOff <= 0 {
+		// limits.max_offline_messages: 0 means the operator keeps none.
+		s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable, Text: "the recipient is offline and this server stores no offline messages"})
+		return
+	}
 	if _, err := s.store.Account(ctx, to.String()); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable})

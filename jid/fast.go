@@ -26,7 +26,7 @@ var class = func() (t [256]uint8) {
 
 // parseFast accepts s only if it is plain ASCII already in canonical form,
 // and then returns a JID that shares s's memory. ok is false for anything
-// else, valid or not; the caller falls back to parseSlow, which decides.
+// else, valid or not; the caller falls back to enforcing each part.
 func parseFast(s string) (j JID, ok bool) {
 	if len(s) > 3*maxPart+2 {
 		return JID{}, false

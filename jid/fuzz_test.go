@@ -5,8 +5,9 @@ import (
 	"unicode/utf8"
 )
 
-// FuzzParse holds the fast path to the reference parser and checks that
-// every accepted JID is a fixed point of parsing.
+// FuzzParse holds the fast path and the per-part shortcuts to the reference
+// parser, which always runs PRECIS and IDNA, and checks that every accepted
+// JID is a fixed point of parsing.
 func FuzzParse(f *testing.F) {
 	for _, s := range []string{
 		"juliet@example.com/balcony", "Juliet@Example.COM/Balcony", "example.com",
@@ -23,9 +24,23 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		j, err := Parse(s)
-		ref, refErr := parseSlow(s)
+		ref, refErr := reference.parse(s)
 		if (err == nil) != (refErr == nil) || j != ref {
 			t.Fatalf("Parse(%q) = %q, %v; reference = %q, %v", s, j, err, ref, refErr)
+		}
+		for _, p := range []struct {
+			name        string
+			quick, full func(string) (string, error)
+		}{
+			{"local", quick.local, reference.local},
+			{"domain", quick.domain, reference.domain},
+			{"resource", quick.resource, reference.resource},
+		} {
+			q, qErr := p.quick(s)
+			r, rErr := p.full(s)
+			if (qErr == nil) != (rErr == nil) || q != r {
+				t.Fatalf("%s part %q: quick = %q, %v; reference = %q, %v", p.name, s, q, qErr, r, rErr)
+			}
 		}
 		if fj, ok := parseFast(s); ok && fj.String() != s {
 			t.Fatalf("fast path accepted non-canonical %q as %q", s, fj)

@@ -5,8 +5,6 @@ import (
 	"strings"
 )
 
-var errZero = fmt.Errorf("%w: empty JID", ErrMalformed)
-
 // Parse parses s as a JID and returns it in canonical form.
 //
 // s is split as RFC 7622 §3.1 says: everything after the first '/' is the
@@ -18,7 +16,7 @@ func Parse(s string) (JID, error) {
 	if j, ok := parseFast(s); ok {
 		return j, nil
 	}
-	return parseSlow(s)
+	return quick.parse(s)
 }
 
 // MustParse is like Parse but panics on error. It is for constants in tests
@@ -34,25 +32,25 @@ func MustParse(s string) JID {
 // New builds a JID from its parts, enforcing each one. An empty local or
 // resource means the part is absent; the domain is required.
 func New(local, domain, resource string) (JID, error) {
-	var err error
-	if local != "" {
-		if local, err = prepLocal(local); err != nil {
-			return JID{}, err
-		}
-	}
-	if domain, err = prepDomain(domain); err != nil {
-		return JID{}, err
-	}
-	if resource != "" {
-		if resource, err = prepResource(resource); err != nil {
-			return JID{}, err
-		}
-	}
-	return assemble(local, domain, resource), nil
+	return quick.build(local, domain, resource)
 }
 
-// parseSlow is the reference parser: split, then enforce every part.
-func parseSlow(s string) (JID, error) {
+// enforcer prepares the three parts of a JID.
+type enforcer struct {
+	local, domain, resource func(string) (string, error)
+}
+
+var (
+	// quick skips PRECIS or IDNA for each part that is already canonical
+	// ASCII, so "Juliet@example.com" pays only for the localpart.
+	quick = enforcer{prepLocal, prepDomain, prepResource}
+	// reference always runs the full enforcement; tests hold quick and the
+	// fast path to it.
+	reference = enforcer{enforceLocal, enforceDomain, enforceResource}
+)
+
+// parse splits s and builds the JID.
+func (e enforcer) parse(s string) (JID, error) {
 	if s == "" {
 		return JID{}, errZero
 	}
@@ -66,10 +64,29 @@ func parseSlow(s string) (JID, error) {
 	} else if local == "" {
 		return JID{}, errEmptyLocal
 	}
-	return New(local, domain, resource)
+	return e.build(local, domain, resource)
+}
+
+func (e enforcer) build(local, domain, resource string) (JID, error) {
+	var err error
+	if local != "" {
+		if local, err = e.local(local); err != nil {
+			return JID{}, err
+		}
+	}
+	if domain, err = e.domain(domain); err != nil {
+		return JID{}, err
+	}
+	if resource != "" {
+		if resource, err = e.resource(resource); err != nil {
+			return JID{}, err
+		}
+	}
+	return assemble(local, domain, resource), nil
 }
 
 var (
+	errZero          = fmt.Errorf("%w: empty JID", ErrMalformed)
 	errEmptyLocal    = fmt.Errorf("%w: empty localpart before '@'", ErrMalformed)
 	errEmptyResource = fmt.Errorf("%w: empty resourcepart after '/'", ErrMalformed)
 )

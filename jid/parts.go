@@ -35,8 +35,31 @@ var (
 	errUTF8       = errors.New("invalid UTF-8")
 )
 
-// prepLocal enforces a non-empty localpart.
+// prepLocal, prepDomain and prepResource return canonical ASCII unchanged
+// and send anything else through full enforcement.
 func prepLocal(s string) (string, error) {
+	if allIn(s, cLocal) {
+		return s, nil
+	}
+	return enforceLocal(s)
+}
+
+func prepDomain(s string) (string, error) {
+	if fastDomain(s) {
+		return s, nil
+	}
+	return enforceDomain(s)
+}
+
+func prepResource(s string) (string, error) {
+	if allIn(s, cResource) {
+		return s, nil
+	}
+	return enforceResource(s)
+}
+
+// enforceLocal enforces a non-empty localpart.
+func enforceLocal(s string) (string, error) {
 	out, err := stable(s, precis.UsernameCaseMapped.String)
 	switch {
 	case err != nil:
@@ -52,8 +75,8 @@ func prepLocal(s string) (string, error) {
 	return out, nil
 }
 
-// prepResource enforces a non-empty resourcepart.
-func prepResource(s string) (string, error) {
+// enforceResource enforces a non-empty resourcepart.
+func enforceResource(s string) (string, error) {
 	out, err := stable(s, precis.OpaqueString.String)
 	switch {
 	case err != nil:
@@ -66,12 +89,12 @@ func prepResource(s string) (string, error) {
 	return out, nil
 }
 
-// prepDomain enforces a domainpart: an IPv6 literal in brackets, or a domain
+// enforceDomain enforces a domainpart: an IPv6 literal in brackets, or a domain
 // name whose labels are NR-LDH labels or U-labels. One trailing dot is
 // dropped (RFC 7622 §3.2).
-func prepDomain(s string) (string, error) {
+func enforceDomain(s string) (string, error) {
 	if strings.HasPrefix(s, "[") {
-		return prepIPv6(strings.TrimSuffix(s, "."))
+		return enforceIPv6(strings.TrimSuffix(s, "."))
 	}
 	out, err := stable(s, domainProfile.ToUnicode)
 	if err != nil {
@@ -89,8 +112,8 @@ func prepDomain(s string) (string, error) {
 	return out, nil
 }
 
-// prepIPv6 canonicalises an IP-literal (RFC 3986 without IPvFuture).
-func prepIPv6(s string) (string, error) {
+// enforceIPv6 canonicalises an IP-literal (RFC 3986 without IPvFuture).
+func enforceIPv6(s string) (string, error) {
 	inner, ok := strings.CutSuffix(s[1:], "]")
 	if !ok {
 		return "", partError("domainpart", errors.New("unterminated IP literal"))

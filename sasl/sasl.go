@@ -297,7 +297,10 @@ func Verify(c storage.Credentials, h scram.HashGeneratorFcn, password string) bo
 	if err != nil {
 		return false
 	}
-	sc := cl.GetStoredCredentials(scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations})
+	sc, err := cl.GetStoredCredentialsWithError(scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations})
+	if err != nil {
+		return false
+	}
 	return subtle.ConstantTimeCompare(sc.StoredKey, c.StoredKey) == 1
 }
 

@@ -142,6 +142,8 @@ func (s *Server) start(ctx context.Context) error {
 		PingInterval: cfg.Limits.PingInterval,
 		PingTimeout:  cfg.Limits.PingTimeout,
 		MaxResources: cfg.Limits.MaxResourcesPerUser,
+		LoginRate:    cfg.Limits.LoginRatePerIP,
+		IdleTimeout:  cfg.Limits.IdleTimeout,
 		Metrics:      c2s.NewMetrics(s.reg),
 		Log:          s.log,
 	}, s.core, s.store)

@@ -124,4 +124,3 @@ func BenchmarkAppendXML(b *testing.B) {
 		buf = items[0].AppendXML(buf[:0], NSClient)
 	}
 }
-

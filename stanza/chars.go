@@ -75,17 +75,3 @@ func isNameRune(r rune, start bool) bool {
 	}
 	return r == 0xB7 || r >= 0x300 && r <= 0x36F || r == 0x203F || r == 0x2040
 }
-
-// runeLen returns the length of the UTF-8 sequence that c starts, or 0 when
-// c cannot start one.
-func runeLen(c byte) int {
-	switch {
-	case c >= 0xC2 && c <= 0xDF:
-		return 2
-	case c >= 0xE0 && c <= 0xEF:
-		return 3
-	case c >= 0xF0 && c <= 0xF4:
-		return 4
-	}
-	return 0
-}

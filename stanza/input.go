@@ -39,28 +39,26 @@ func (p *Parser) peek() (byte, error) {
 }
 
 // fill discards the whole window, which the caller has consumed, and waits
-// for at least one more byte. It is only called when the current item
-// needs more input, so this is where the size limit is enforced: the
-// item cannot end within the bytes already read.
+// for at least one more byte. This is where the size limit is enforced:
+// the window never reaches past the item's allowance, so the item's
+// first byte too many is always met here, however the input was split
+// into reads.
 func (p *Parser) fill() error {
 	p.br.Discard(len(p.buf))
 	p.off += int64(len(p.buf))
 	p.buf, p.pos = nil, 0
-	if p.off-p.mark >= int64(p.lim.MaxStanzaBytes) {
+	room := p.mark + int64(p.lim.MaxStanzaBytes) - p.off
+	if room <= 0 {
 		return p.tooBig()
 	}
 	if _, err := p.br.Peek(1); err != nil {
 		return err
 	}
-	p.buf, _ = p.br.Peek(p.br.Buffered())
-	return nil
-}
-
-// itemDone checks the size of the item that ends at the current position.
-func (p *Parser) itemDone() error {
-	if p.off+int64(p.pos)-p.mark > int64(p.lim.MaxStanzaBytes) {
-		return p.tooBig()
+	n := p.br.Buffered()
+	if int64(n) > room {
+		n = int(room)
 	}
+	p.buf, _ = p.br.Peek(n)
 	return nil
 }
 

@@ -129,7 +129,7 @@ func (p *Parser) Reset(r io.Reader) {
 // not parsed yet. After <starttls/> it should be zero: anything else was
 // pipelined before the TLS handshake and must be treated as an attack.
 func (p *Parser) Buffered() int {
-	// buf is always all of br's buffered bytes.
+	// buf is a prefix of br's buffered bytes.
 	return p.br.Buffered() - p.pos
 }
 

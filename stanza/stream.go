@@ -67,9 +67,6 @@ func (p *Parser) readHeader() (*Element, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := p.itemDone(); err != nil {
-		return nil, err
-	}
 	h := p.build()
 	p.closeTag = append(p.closeTag[:0], p.sc.arena[p.sc.els[0].qname:p.sc.els[0].end]...)
 	p.sc.reset()
@@ -142,9 +139,6 @@ func (p *Parser) readItem() (*Element, error) {
 		if err := p.content(); err != nil {
 			return nil, err
 		}
-	}
-	if err := p.itemDone(); err != nil {
-		return nil, err
 	}
 	return p.build(), nil
 }

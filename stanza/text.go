@@ -214,20 +214,20 @@ func (p *Parser) char(c byte) error {
 // slowRune reads a rune that starts with c and straddles the end of the
 // window, and writes it to the arena.
 func (p *Parser) slowRune(c byte) (rune, error) {
-	n := runeLen(c)
-	if n == 0 {
-		return 0, notWellFormed("invalid UTF-8")
-	}
 	var b [utf8.UTFMax]byte
 	b[0] = c
-	for i := 1; i < n; i++ {
+	n := 1
+	// Read until the bytes make a rune or cannot start one, as
+	// utf8.FullRune decides, so that errors do not depend on where the
+	// reads split the input.
+	for ; !utf8.FullRune(b[:n]); n++ {
 		var err error
-		if b[i], err = p.next(); err != nil {
+		if b[n], err = p.next(); err != nil {
 			return 0, err
 		}
 	}
 	r, size := utf8.DecodeRune(b[:n])
-	if size != n || r == utf8.RuneError && size == 1 {
+	if r == utf8.RuneError && size == 1 {
 		return 0, notWellFormed("invalid UTF-8")
 	}
 	p.sc.arena = append(p.sc.arena, b[:n]...)

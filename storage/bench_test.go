@@ -30,7 +30,7 @@ func BenchmarkStoreOfflineParallel(b *testing.B) {
 					store = s.storeOfflineAlone
 				}
 				before := s.Stats()
-				b.SetParallelism(32) // 32 senders per CPU
+				b.SetParallelism(32) // 64 senders on 2 CPUs; a server has many more
 				b.ResetTimer()
 				b.RunParallel(func(pb *testing.PB) {
 					for pb.Next() {

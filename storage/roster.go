@@ -13,9 +13,9 @@ const rosterColumns = `contact, name, subscription, ask_out, pending_in,
 // Roster implements Store. Hidden items are left out; an owner without an
 // account has an empty roster at version 0.
 func (s *SQL) Roster(ctx context.Context, owner string) ([]RosterItem, int64, error) {
-	// Read in one transaction so that the version matches the items.
-	// On SQLite the reader pool's BEGIN is deferred: a snapshot, no lock.
-	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	// One snapshot, so that the version matches the items. On SQLite the
+	// reader pool's deferred BEGIN is one already and takes no lock.
+	tx, err := s.r.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead})
 	if err != nil {
 		return nil, 0, s.fail("roster", err)
 	}

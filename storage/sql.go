@@ -22,7 +22,6 @@ type SQL struct {
 	d       dialect
 	r, w    *sql.DB // readers, writers; the same pool on PostgreSQL
 	offline *writer[*offlineMsg]
-	logger  *slog.Logger
 }
 
 var _ Store = (*SQL)(nil)
@@ -35,7 +34,7 @@ func Open(ctx context.Context, driver, dsn string, logger *slog.Logger) (*SQL, e
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	s := &SQL{logger: logger}
+	s := &SQL{}
 	var err error
 	switch driver {
 	case "sqlite":

@@ -46,10 +46,12 @@ type writer[T any] struct {
 	logger *slog.Logger
 	reqs   chan *request[T]
 
-	// mu guards closed. Senders hold it shared while they enqueue; stop
-	// holds it exclusively to close reqs, so no send can follow the close.
+	// mu orders sends before the close of reqs: senders hold it shared
+	// while they check closed and enqueue; stop holds it exclusively to set
+	// closed and close reqs. closed is atomic so that isClosed need not
+	// wait for a stop in progress.
 	mu     sync.RWMutex
-	closed bool
+	closed atomic.Bool
 	done   chan struct{} // closed when the goroutine has exited
 
 	batches, rows, maxBatch atomic.Uint64
@@ -74,7 +76,7 @@ func newWriter[T any](db *sql.DB, d dialect, flush flushFunc[T], logger *slog.Lo
 func (w *writer[T]) do(ctx context.Context, item T) error {
 	r := &request[T]{ctx: ctx, item: item, done: make(chan error, 1)}
 	w.mu.RLock()
-	if w.closed {
+	if w.closed.Load() {
 		w.mu.RUnlock()
 		return ErrClosed
 	}
@@ -97,23 +99,19 @@ func (w *writer[T]) do(ctx context.Context, item T) error {
 // and the goroutine has exited. It reports false if already stopped.
 func (w *writer[T]) stop() bool {
 	w.mu.Lock()
-	if w.closed {
+	if w.closed.Load() {
 		w.mu.Unlock()
 		<-w.done
 		return false
 	}
-	w.closed = true
+	w.closed.Store(true)
 	close(w.reqs)
 	w.mu.Unlock()
 	<-w.done
 	return true
 }
 
-func (w *writer[T]) isClosed() bool {
-	w.mu.RLock()
-	defer w.mu.RUnlock()
-	return w.closed
-}
+func (w *writer[T]) isClosed() bool { return w.closed.Load() }
 
 func (w *writer[T]) stats() WriterStats {
 	return WriterStats{

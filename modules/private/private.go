@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/modules/internal/standalone"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
 )
@@ -106,7 +107,10 @@ func (p *Private) handle(ctx context.Context, q im.IQ) (*stanza.Element, error) 
 func (p *Private) set(ctx context.Context, q im.IQ, owner string, children []*stanza.Element) (*stanza.Element, error) {
 	data := make([][]byte, len(children))
 	for i, c := range children {
-		data[i] = c.AppendXML(nil, "")
+		var err error
+		if data[i], err = standalone.Marshal(c, q.Payload, q.Stanza); err != nil {
+			return nil, stanza.Errorf(stanza.BadRequest, "the %s element uses a namespace prefix it does not declare", c.Space)
+		}
 		if len(data[i]) > p.maxSize {
 			return nil, stanza.Errorf(stanza.NotAcceptable, "the %s element is larger than %d bytes", c.Space, p.maxSize)
 		}

@@ -184,10 +184,19 @@ func isOwn(username string, owner jid.JID) bool {
 	return err == nil && j == owner
 }
 
-// cancel deletes the account (§3.2): subscriptions are cancelled first,
+// cancel deletes the account (§3.2). While the roster still exists, every
+// available resource goes offline and the subscriptions are cancelled;
 // then the account and everything it owns is deleted, the request is
 // answered and every session of the account is closed.
 func (r *Registration) cancel(ctx context.Context, q im.IQ, owner jid.JID) (*stanza.Element, error) {
+	for _, ss := range r.srv.Router().Sessions(owner) {
+		// Routed now, the unavailable presence reaches contacts and
+		// directed-presence recipients; when the stream closes later the
+		// session is already unavailable and nothing more is sent.
+		if a, _ := ss.Available(); a {
+			r.srv.Route(ctx, ss, stanza.New("presence", stanza.NSClient, "type", "unavailable"))
+		}
+	}
 	if q.Session != nil {
 		r.unsubscribeAll(ctx, q.Session, owner)
 	}

@@ -14,6 +14,7 @@ import (
 	"fmt"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/modules/internal/standalone"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
 )
@@ -63,7 +64,10 @@ func (v *VCard) own(ctx context.Context, q im.IQ) (*stanza.Element, error) {
 	}
 	owner := q.From.Bare().String()
 	if q.IsSet() {
-		b := q.Payload.AppendXML(nil, "")
+		b, err := standalone.Marshal(q.Payload, q.Stanza)
+		if err != nil {
+			return nil, stanza.Errorf(stanza.BadRequest, "the vCard uses a namespace prefix it does not declare")
+		}
 		if len(b) > v.maxSize {
 			// not-acceptable (modify): the client can retry with a smaller
 			// vCard, e.g. a smaller avatar.

@@ -118,10 +118,15 @@ func (c *Client) Deliver(el *stanza.Element) {
 	c.mu.Unlock()
 }
 
+// StreamClosed is recorded among the delivered stanzas where the stream was
+// closed, so tests can check what came before.
+const StreamClosed = "modtest-stream-closed"
+
 // Close implements router.Conn: the session is unbound as c2s would.
 func (c *Client) Close(err *stanza.StreamError) {
 	c.mu.Lock()
 	c.closed, c.errs = true, err
+	c.got = append(c.got, stanza.New(StreamClosed, ""))
 	c.mu.Unlock()
 	c.env.Router.Unbind(c.Session)
 }

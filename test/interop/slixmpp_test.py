@@ -1,0 +1,673 @@
+#!/usr/bin/python3
+"""Interop scenarios: slixmpp, a client Parley's authors did not write,
+against a running Parley server.
+
+Run one scenario per process:
+
+    /usr/bin/python3 slixmpp_test.py --port 5222 --password secret \
+        --users alice,bob chat
+
+The accounts must exist already (interop_test.go creates them with the
+parley CLI). Each scenario asserts what the RFCs and XEPs require, prints
+PASS on success, and on failure prints why plus the client's stanza trace
+and exits 1. Every wait is bounded; the whole scenario is bounded too.
+
+This is not a pytest module: the name only marks it as a test for readers.
+"""
+
+import argparse
+import asyncio
+import io
+import logging
+import pathlib
+import ssl
+import sys
+import uuid
+
+import slixmpp
+from slixmpp.exceptions import IqError, IqTimeout
+
+TIMEOUT = 10.0  # one wait: a reply, a pushed stanza, a login
+SCENARIO_TIMEOUT = 45.0  # the whole scenario
+
+NS_DELAY = "urn:xmpp:delay"
+NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
+
+trace = logging.getLogger("interop.trace")  # every stanza, per client
+
+
+class Failure(Exception):
+    """A scenario's assertion failed."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+class Inbox:
+    """Stanzas a client received, waited on by predicate."""
+
+    def __init__(self, name):
+        self.name = name
+        self.items = []
+        self._changed = asyncio.Event()
+
+    def put(self, item):
+        self.items.append(item)
+        self._changed.set()
+
+    def find(self, pred):
+        for item in self.items:
+            if pred(item):
+                return item
+        return None
+
+    async def expect(self, pred, what, timeout=TIMEOUT):
+        """Remove and return the first stanza matching pred, waiting for it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            self._changed.clear()
+            for i, item in enumerate(self.items):
+                if pred(item):
+                    del self.items[i]
+                    return item
+            left = deadline - loop.time()
+            if left <= 0:
+                raise Failure(f"{self.name}: timed out after {timeout}s waiting for {what}")
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def absent(self, pred, what):
+        item = self.find(pred)
+        check(item is None, f"{self.name}: got {what} and should not have: {item}")
+
+
+class Client(slixmpp.ClientXMPP):
+    """A slixmpp client that records what it receives and decides nothing
+    on its own: subscription requests wait for the scenario."""
+
+    def __init__(self, jid, password, cafile=None):
+        super().__init__(jid, password)
+        if cafile:
+            # Trust the server's self-signed certificate and check it for
+            # real, name included.
+            self.ca_certs = pathlib.Path(cafile)
+        else:
+            self.ssl_context.check_hostname = False
+            self.ssl_context.verify_mode = ssl.CERT_NONE
+        self.auto_authorize = None
+        self.auto_subscribe = False
+        for p in ("xep_0030", "xep_0054", "xep_0191", "xep_0199", "xep_0203"):
+            self.register_plugin(p)
+        self.messages = Inbox(f"{jid} messages")
+        self.presences = Inbox(f"{jid} presences")
+        self.pushes = Inbox(f"{jid} roster pushes")
+        self.add_event_handler("message", self.messages.put)
+        self.add_event_handler("message_error", self.messages.put)
+        self.add_event_handler("presence", self.presences.put)
+        self.add_event_handler("roster_update", self._roster_update)
+        self.add_filter("in", self._trace("<-"))
+        self.add_filter("out", self._trace("->"))
+        self.auth_failures = []
+        self.add_event_handler("failed_auth", lambda f: self.auth_failures.append(f["condition"]))
+
+    def _trace(self, arrow):
+        def f(stanza):
+            trace.debug("%s %s %s", self.boundjid.full, arrow, stanza)
+            return stanza
+        return f
+
+    def abort(self):
+        if self.transport:
+            try:
+                super().abort()
+            except AttributeError:
+                pass  # asyncio's SSL transport was already torn down by the peer's close
+
+
+    def _roster_update(self, iq):
+        if iq["type"] == "set":
+            self.pushes.put(iq)
+
+    async def login(self, host, port, presence=True):
+        """Connect with STARTTLS, authenticate, bind; then send initial
+        presence (RFC 6121 §4.2) unless told not to."""
+        done = asyncio.get_running_loop().create_future()
+
+        def settle(result):
+            if not done.done():
+                done.set_result(result)
+
+        self.add_event_handler("session_start", lambda _: settle("ok"))
+        self.add_event_handler("failed_all_auth", lambda _: settle("auth failed"))
+        self.add_event_handler("stream_error", lambda e: settle(f"stream error {e}"))
+        self.add_event_handler("disconnected", lambda r: settle(f"disconnected before the session started: {r}"))
+        self.add_event_handler("connection_failed", lambda e: settle(f"connection failed: {e}"))
+        self.connect(address=(host, port))
+        try:
+            result = await asyncio.wait_for(done, TIMEOUT)
+        except asyncio.TimeoutError:
+            self.abort()
+            raise Failure(f"{self.boundjid}: no session after {TIMEOUT}s")
+        if result != "ok":
+            self.abort()
+            return result
+        if presence:
+            self.send_presence()
+        return result
+
+    async def logout(self):
+        await asyncio.wait_for(self.disconnect(wait=TIMEOUT / 2), TIMEOUT)
+
+    async def barrier(self):
+        """Ask for the roster and wait for the answer. The server handles a
+        session's stanzas in order, so whatever this client sent before has
+        been routed, and whatever was queued for it before has arrived.
+        (The roster is core RFC 6121, so this leans on no optional module.)"""
+        await self.iq_result(self.get_roster(timeout=TIMEOUT), "barrier roster get")
+
+    async def iq_result(self, fut, what):
+        try:
+            return await asyncio.wait_for(fut, TIMEOUT + 1)
+        except IqError as e:
+            raise Failure(f"{self.boundjid}: {what}: server answered error "
+                          f"{e.iq['error']['type']}/{e.iq['error']['condition']}: {e.iq}")
+        except (IqTimeout, asyncio.TimeoutError):
+            raise Failure(f"{self.boundjid}: {what}: no answer in {TIMEOUT}s")
+
+    async def fetch_roster(self):
+        """The whole roster: no ver attribute, so versioning (RFC 6121
+        §2.6) cannot answer with an empty result."""
+        iq = self.Iq()
+        iq["type"] = "get"
+        iq.enable("roster")
+        iq = await self.iq_result(iq.send(timeout=TIMEOUT), "roster get")
+        check(iq["type"] == "result", f"roster get: want result, got {iq}")
+        check(iq.xml.find("{jabber:iq:roster}query") is not None, f"roster get: result without <query/>: {iq}")
+        return iq["roster"]["items"]
+
+
+class Scenario:
+    def __init__(self, args):
+        self.args = args
+        self.clients = []
+
+    def jid(self, i):
+        return f"{self.args.users[i]}@{self.args.domain}"
+
+    async def client(self, i, resource=None, presence=True):
+        jid = self.jid(i) + ("/" + resource if resource else "")
+        c = Client(jid, self.args.password, self.args.cafile)
+        self.clients.append(c)
+        result = await c.login(self.args.host, self.args.port, presence=presence)
+        check(result == "ok", f"{jid}: login: {result}")
+        return c
+
+    async def close(self):
+        for c in self.clients:
+            if c.transport:
+                try:
+                    await c.logout()
+                except Exception:  # cleanup only; the verdict is already in
+                    c.abort()
+
+
+def is_msg(frm=None, body=None, mtype=None):
+    def pred(m):
+        return (m.name == "message"
+                and (frm is None or str(m["from"]) == str(frm))
+                and (body is None or m["body"] == body)
+                and (mtype is None or m["type"] == mtype))
+    return pred
+
+
+def is_pres(frm=None, ptype=None, bare=False):
+    def pred(p):
+        f = p["from"].bare if bare else str(p["from"])
+        return (frm is None or f == str(frm)) and (ptype is None or p["type"] == ptype)
+    return pred
+
+
+def is_push(jid, subscription=None):
+    def pred(iq):
+        items = iq["roster"]["items"]
+        if jid not in items:
+            return False
+        return subscription is None or items[jid]["subscription"] == subscription
+    return pred
+
+
+async def subscribe_both(a, b):
+    """The full RFC 6121 §3 handshake in both directions, each step checked:
+    a subscribes to b, b approves, b subscribes to a, a approves."""
+    for x, y in ((a, b), (b, a)):
+        xb, yb = x.boundjid.bare, y.boundjid.bare
+        x.send_presence_subscription(yb, ptype="subscribe")
+        # §3.1.2: the subscriber's server pushes the item with ask='subscribe'.
+        push = await x.pushes.expect(is_push(yb), f"push for {yb} after subscribe")
+        check(push["roster"]["items"][yb]["ask"] == "subscribe",
+              f"push after subscribe lacks ask='subscribe': {push}")
+        req = await y.presences.expect(is_pres(xb, "subscribe", bare=True), f"subscribe from {xb}")
+        check(str(req["from"]) == xb, f"§3.1.3: subscribe must come from the bare JID, got {req['from']}")
+        y.send_presence_subscription(xb, ptype="subscribed")
+        want_y = "from" if x is a else "both"
+        want_x = "to" if x is a else "both"
+        await y.pushes.expect(is_push(xb, want_y), f"push {xb} subscription={want_y} for the approver")
+        await x.presences.expect(is_pres(yb, "subscribed", bare=True), f"subscribed from {yb}")
+        await x.pushes.expect(is_push(yb, want_x), f"push {yb} subscription={want_x} for the subscriber")
+        # §3.1.5/§4.3: the approver's server sends the subscriber the
+        # contact's current presence once the subscription is approved.
+        await x.presences.expect(is_pres(y.boundjid.full, "available"), f"presence of {y.boundjid.full} after approval")
+
+
+# --- scenarios -------------------------------------------------------------
+
+async def sc_login(s):
+    """STARTTLS then SCRAM, then bind; a wrong password is refused."""
+    a = await s.client(0)
+    check(a.transport.get_extra_info("ssl_object") is not None, "stream is not encrypted after login")
+    check("starttls" in a.features, f"starttls not negotiated; features {a.features}")
+    mech = a["feature_mechanisms"].mech.name
+    check(mech.startswith("SCRAM-"), f"logged in with {mech}, want a SCRAM mechanism")
+    check(a.boundjid.bare == s.jid(0), f"bound {a.boundjid}, want {s.jid(0)}/...")
+    check(a.boundjid.resource != "", "server bound an empty resource")
+    print(f"login: {a.boundjid} over TLS with {mech}")
+    await a.barrier()
+
+    bad = Client(s.jid(1), s.args.password + "-wrong", s.args.cafile)
+    s.clients.append(bad)
+    result = await bad.login(s.args.host, s.args.port)
+    check(result != "ok", "logged in with a wrong password")
+    # slixmpp tries every offered mechanism in turn; RFC 6120 §6.4.5 lets the
+    # server end the stream with policy-violation after some failures.
+    check("not-authorized" in bad.auth_failures,
+          f"wrong password: want a not-authorized failure, got {bad.auth_failures} then {result}")
+    print(f"wrong password: failures {bad.auth_failures}, then {result}")
+
+
+async def sc_roster(s):
+    """Roster get, set and remove (RFC 6121 §2), each change pushed to every
+    resource of the user that asked for the roster."""
+    a1 = await s.client(0, "one")
+    a2 = await s.client(0, "two")
+    await a1.fetch_roster()
+    await a2.fetch_roster()
+    c = s.jid(1)
+    check(c not in await a1.fetch_roster(), "fresh account has the contact already")
+
+    await a1.iq_result(a1.update_roster(c, name="Contact", groups=["Friends", "Work"], timeout=TIMEOUT), "roster set")
+    for r in (a1, a2):
+        push = await r.pushes.expect(is_push(c, "none"), f"push of added {c}")
+        check(push["from"].bare in ("", s.jid(0)), f"roster push from {push['from']}")
+        item = push["roster"]["items"][c]
+        check(item["name"] == "Contact", f"push name {item['name']!r}")
+        check(set(item["groups"]) == {"Friends", "Work"}, f"push groups {item['groups']}")
+    items = await a2.fetch_roster()
+    check(c in items, f"roster get lacks {c}: {items}")
+    check(items[c]["name"] == "Contact" and set(items[c]["groups"]) == {"Friends", "Work"},
+          f"roster get item {items[c]}")
+    check(items[c]["subscription"] == "none", f"subscription {items[c]['subscription']}, want none")
+
+    await a1.iq_result(a1.update_roster(c, name="Renamed", groups=["Friends"], timeout=TIMEOUT), "roster update")
+    for r in (a1, a2):
+        push = await r.pushes.expect(is_push(c), f"push of renamed {c}")
+        check(push["roster"]["items"][c]["name"] == "Renamed", f"push after rename {push}")
+    items = await a1.fetch_roster()
+    check(items[c]["groups"] == ["Friends"], f"groups after update {items[c]['groups']}")
+
+    await a1.iq_result(a1.del_roster_item(c), "roster remove")
+    for r in (a1, a2):
+        await r.pushes.expect(is_push(c, "remove"), f"push of removed {c}")
+    check(c not in await a2.fetch_roster(), f"{c} still in roster after remove")
+
+    # §2.3.3: removing an item that is not there is item-not-found.
+    try:
+        await asyncio.wait_for(a1.del_roster_item(s.jid(2) if len(s.args.users) > 2 else "nobody@" + s.args.domain), TIMEOUT)
+        raise Failure("removing an absent item: want item-not-found, got result")
+    except IqError as e:
+        check(e.iq["error"]["condition"] == "item-not-found",
+              f"removing an absent item: want item-not-found, got {e.iq['error']['condition']}")
+
+
+async def sc_subscription(s):
+    """subscribe → subscribed both ways until both sides have 'both', and
+    each then sees the other's presence."""
+    a = await s.client(0)
+    b = await s.client(1)
+    await a.fetch_roster()
+    await b.fetch_roster()
+    await subscribe_both(a, b)
+    for x, y in ((a, b), (b, a)):
+        items = await x.fetch_roster()
+        yb = y.boundjid.bare
+        check(yb in items and items[yb]["subscription"] == "both",
+              f"{x.boundjid.bare}'s roster item for {yb}: {items.get(yb)}")
+        check(not items[yb]["ask"], f"ask still set on {yb}: {items[yb]['ask']}")
+
+    # A new resource's initial presence goes to contacts, and the server
+    # probes them so the new resource learns theirs (RFC 6121 §4.2).
+    b2 = Client(s.jid(1) + "/second", s.args.password, s.args.cafile)
+    s.clients.append(b2)
+    check(await b2.login(s.args.host, s.args.port, presence=False) == "ok", "second resource login")
+    await b2.fetch_roster()
+    b2.send_presence(pstatus="second here")
+    await a.presences.expect(lambda p: str(p["from"]) == b2.boundjid.full and p["status"] == "second here",
+                             "presence of the new resource")
+    await b2.presences.expect(is_pres(a.boundjid.full, "available"), "probe answer: contact's presence")
+
+
+async def sc_presence(s):
+    """Presence changes reach subscribed contacts; a resource that goes away,
+    cleanly or not, is announced unavailable."""
+    a = await s.client(0)
+    b = await s.client(1, "clean")
+    await a.fetch_roster()
+    await b.fetch_roster()
+    await subscribe_both(a, b)
+
+    b.send_presence(pshow="away", pstatus="lunch")
+    p = await a.presences.expect(lambda p: str(p["from"]) == b.boundjid.full and p["show"] == "away",
+                                 "away presence broadcast")
+    check(p["status"] == "lunch", f"status {p['status']!r}")
+    # The sender's other resources and the sender itself get it too (§4.4.2).
+    await b.presences.expect(lambda p: str(p["from"]) == b.boundjid.full and p["show"] == "away",
+                             "own presence reflected")
+
+    # A clean logout: </stream> after unavailable-less close.
+    full = b.boundjid.full
+    await b.logout()
+    await a.presences.expect(is_pres(full, "unavailable"), f"unavailable from {full} after clean close")
+
+    # An abrupt one: the TCP connection just closes.
+    b2 = await s.client(1, "abrupt")
+    await a.presences.expect(is_pres(b2.boundjid.full, "available"), "presence of abrupt resource")
+    full = b2.boundjid.full
+    b2.abort()
+    await a.presences.expect(is_pres(full, "unavailable"), f"unavailable from {full} after the socket dropped")
+
+    # Unsubscribed users do not see presence: a third user never hears of a.
+    if len(s.args.users) > 2:
+        c = await s.client(2)
+        await c.barrier()
+        a.send_presence(pstatus="back")
+        await a.barrier()
+        await c.barrier()
+        c.presences.absent(is_pres(a.boundjid.full, bare=False), "presence from a non-contact")
+
+
+async def sc_chat(s):
+    """Chat messages both ways between full JIDs and to a bare JID."""
+    a = await s.client(0)
+    b = await s.client(1)
+    token = uuid.uuid4().hex[:8]
+    a.send_message(mto=b.boundjid.full, mbody=f"hello b {token}", mtype="chat")
+    m = await b.messages.expect(is_msg(body=f"hello b {token}"), "a's message")
+    check(str(m["from"]) == a.boundjid.full, f"from {m['from']}, want {a.boundjid.full}")
+    check(m["type"] == "chat", f"type {m['type']}")
+    check(str(m["to"]) == b.boundjid.full, f"to {m['to']}, want {b.boundjid.full}")
+
+    b.send_message(mto=a.boundjid.bare, mbody=f"hello a {token}", mtype="chat")
+    m = await a.messages.expect(is_msg(body=f"hello a {token}"), "b's message to the bare JID")
+    check(str(m["from"]) == b.boundjid.full, f"from {m['from']}, want {b.boundjid.full}")
+    check(m["type"] == "chat", f"type {m['type']}")
+
+    # Non-ASCII and XML-special characters survive the trip.
+    body = "ünïcødé <&> \"quotes\" 'apos' 🎉"
+    a.send_message(mto=b.boundjid.full, mbody=body, mtype="chat")
+    await b.messages.expect(is_msg(body=body), "message with special characters")
+
+    # A user who does not exist: a message is dropped or bounced with
+    # service-unavailable, an IQ always bounced (RFC 6121 §8.5.1).
+    nobody = f"nobody-{token}@{s.args.domain}"
+    a.send_message(mto=nobody, mbody="anyone?", mtype="chat")
+    await a.barrier()
+    for err in [m for m in a.messages.items if m["type"] == "error"]:
+        check(err["error"]["condition"] == "service-unavailable",
+              f"message to no account: want service-unavailable or nothing, got {err['error']['condition']}")
+    try:
+        await asyncio.wait_for(a["xep_0199"].send_ping(nobody, timeout=TIMEOUT), TIMEOUT + 1)
+        raise Failure("IQ to no account answered result")
+    except IqError as e:
+        check(e.iq["error"]["condition"] == "service-unavailable",
+              f"IQ to no account: want service-unavailable, got {e.iq['error']['condition']}")
+
+
+async def sc_offline(s):
+    """A message to an offline user waits on the server and arrives, with a
+    XEP-0203 delay element, once they come online."""
+    a = await s.client(0)
+    token = uuid.uuid4().hex[:8]
+    bob = s.jid(1)
+    a.send_message(mto=bob, mbody=f"while you were out {token}", mtype="chat")
+    a.send_message(mto=bob, mbody=f"second {token}", mtype="chat")
+    await a.barrier()
+    a.messages.absent(lambda m: m["type"] == "error", "an error for a message to an offline user")
+
+    b = await s.client(1)
+    m1 = await b.messages.expect(is_msg(body=f"while you were out {token}"), "first offline message")
+    m2 = await b.messages.expect(is_msg(body=f"second {token}"), "second offline message")
+    check(b.messages.find(is_msg(body=f"second {token}")) is None, "offline message delivered twice")
+    for m in (m1, m2):
+        check(m["from"].bare == s.jid(0), f"offline message from {m['from']}")
+        delay = m.xml.find(f"{{{NS_DELAY}}}delay")
+        check(delay is not None, f"offline message lacks <delay xmlns='{NS_DELAY}'>: {m}")
+        check(delay.get("stamp", "").endswith("Z"), f"delay stamp {delay.get('stamp')!r} is not UTC XEP-0082")
+        check(delay.get("from") == s.args.domain, f"delay from {delay.get('from')!r}, want {s.args.domain}")
+    check(m1.xml.find(f"{{{NS_DELAY}}}delay").get("stamp") <= m2.xml.find(f"{{{NS_DELAY}}}delay").get("stamp"),
+          "offline messages out of order")
+
+    # Delivered once: a fresh login finds nothing left.
+    await b.logout()
+    b2 = await s.client(1, "again")
+    await b2.barrier()
+    b2.messages.absent(is_msg(frm=None, body=f"while you were out {token}"), "an offline message again")
+
+
+async def sc_vcard(s):
+    """vcard-temp (XEP-0054): set one's own, read it back, and another user
+    reads it too."""
+    a = await s.client(0)
+    b = await s.client(1)
+    token = uuid.uuid4().hex[:8]
+    card = a["xep_0054"].make_vcard()
+    card["FN"] = f"Alice {token}"
+    card["NICKNAME"] = "al"
+    card["URL"] = "https://example.org/alice"
+    await a.iq_result(a["xep_0054"].publish_vcard(card, timeout=TIMEOUT), "vcard set")
+
+    for who, c in (("owner", a), ("contact", b)):
+        iq = await c.iq_result(c["xep_0054"].get_vcard(s.jid(0), timeout=TIMEOUT), f"vcard get by {who}")
+        v = iq["vcard_temp"]
+        check(v["FN"] == f"Alice {token}", f"vcard FN seen by {who}: {v['FN']!r}; {iq}")
+        check(v["NICKNAME"] == "al", f"vcard NICKNAME seen by {who}: {v['NICKNAME']!r}")
+
+    # Someone who never set a vCard has an empty one, not an error.
+    iq = await a.iq_result(a["xep_0054"].get_vcard(s.jid(1), timeout=TIMEOUT), "empty vcard get")
+    check(iq["type"] == "result", f"empty vcard: {iq}")
+
+
+async def sc_blocking(s):
+    """XEP-0191: a blocked user's messages are not delivered; unblock
+    restores delivery; the block list and its pushes are right."""
+    a = await s.client(0, "one")
+    a2 = await s.client(0, "two")
+    b = await s.client(1)
+    blocking = a["xep_0191"]
+    for c in (a, a2):
+        # Requesting the list makes a resource interested in pushes (§3.2).
+        iq = await c.iq_result(c["xep_0191"].get_blocked(timeout=TIMEOUT), "blocklist get")
+        check(len(iq["blocklist"]["items"]) == 0, f"fresh blocklist not empty: {iq}")
+
+    blocked, unblocked = Inbox("block pushes"), Inbox("unblock pushes")
+    a2.add_event_handler("blocked", blocked.put)
+    a2.add_event_handler("unblocked", unblocked.put)
+
+    await a.iq_result(blocking.block(s.jid(1), timeout=TIMEOUT), "block")
+    await blocked.expect(lambda iq: s.jid(1) in {str(j) for j in iq["block"]["items"]}, "block push to other resource")
+    iq = await a.iq_result(blocking.get_blocked(timeout=TIMEOUT), "blocklist get after block")
+    check({str(j) for j in iq["blocklist"]["items"]} == {s.jid(1)}, f"blocklist after block: {iq}")
+
+    # §3.5: the server must not deliver the blocked user's stanzas to a.
+    token = uuid.uuid4().hex[:8]
+    b.send_message(mto=a.boundjid.bare, mbody=f"blocked {token}", mtype="chat")
+    b.send_message(mto=a.boundjid.full, mbody=f"blocked full {token}", mtype="chat")
+    await b.barrier()
+    await a.barrier()
+    await a2.barrier()
+    for c in (a, a2):
+        c.messages.absent(lambda m: token in (m["body"] or ""), "a message from a blocked user")
+    # §3.5 also says the sender SHOULD get service-unavailable.
+    errs = [m for m in b.messages.items if m["type"] == "error"]
+    print(f"blocked sender got {len(errs)} error(s): {[m['error']['condition'] for m in errs]}")
+
+    # §3.6: a user may not send to someone they block; not-acceptable with
+    # <blocked/> explains why.
+    a.send_message(mto=b.boundjid.bare, mbody=f"to blocked {token}", mtype="chat")
+    err = await a.messages.expect(lambda m: m["type"] == "error", "error for a message to a blocked user")
+    check(err["error"]["condition"] == "not-acceptable",
+          f"message to a blocked user: want not-acceptable, got {err['error']['condition']}")
+    check(err.xml.find(f".//{{{NS_BLOCKING_ERRORS}}}blocked") is not None,
+          f"not-acceptable lacks <blocked xmlns='{NS_BLOCKING_ERRORS}'/>: {err}")
+    await b.barrier()
+    b.messages.absent(is_msg(body=f"to blocked {token}"), "a message from the user who blocks")
+
+    await a.iq_result(blocking.unblock(s.jid(1), timeout=TIMEOUT), "unblock")
+    await unblocked.expect(lambda iq: s.jid(1) in {str(j) for j in iq["unblock"]["items"]},
+                           "unblock push to other resource")
+    iq = await a.iq_result(blocking.get_blocked(timeout=TIMEOUT), "blocklist get after unblock")
+    check(len(iq["blocklist"]["items"]) == 0, f"blocklist after unblock: {iq}")
+    b.send_message(mto=a.boundjid.full, mbody=f"unblocked {token}", mtype="chat")
+    await a.messages.expect(is_msg(body=f"unblocked {token}"), "a message after unblock")
+    a.messages.absent(lambda m: (m["body"] or "").startswith("blocked"), "a message sent while blocked")
+
+
+async def sc_disco(s):
+    """XEP-0030 disco#info on the server: an im server identity and the
+    features it implements."""
+    a = await s.client(0)
+    iq = await a.iq_result(a["xep_0030"].get_info(jid=s.args.domain, timeout=TIMEOUT), "disco#info on the server")
+    info = iq["disco_info"]
+    identities = {(cat, typ) for cat, typ, _lang, _name in info["identities"]}
+    features = set(info["features"])
+    print(f"server identities {sorted(identities)}")
+    print(f"server features {sorted(features)}")
+    check(("server", "im") in identities, f"no server/im identity in {identities}")
+    for f in ("http://jabber.org/protocol/disco#info", "urn:xmpp:ping"):
+        check(f in features, f"feature {f} missing from {sorted(features)}")
+
+    # A node the server does not have: item-not-found, not an empty result.
+    try:
+        await asyncio.wait_for(a["xep_0030"].get_info(jid=s.args.domain, node="no-such-node-" + uuid.uuid4().hex[:6],
+                                                      timeout=TIMEOUT), TIMEOUT + 1)
+        print("note: disco#info on an unknown node answered result")
+    except IqError as e:
+        check(e.iq["error"]["condition"] == "item-not-found",
+              f"unknown node: want item-not-found, got {e.iq['error']['condition']}")
+
+    # disco#items on the server answers (possibly empty).
+    await a.iq_result(a["xep_0030"].get_items(jid=s.args.domain, timeout=TIMEOUT), "disco#items on the server")
+
+
+async def sc_ping(s):
+    """XEP-0199: the server answers a ping; a ping to another user's full JID
+    is routed to their client and the answer back."""
+    a = await s.client(0)
+    b = await s.client(1)
+    iq = await a.iq_result(a["xep_0199"].send_ping(s.args.domain, timeout=TIMEOUT), "ping the server")
+    check(iq["type"] == "result", f"ping: {iq}")
+    check(str(iq["from"]) in (s.args.domain, ""), f"ping answered from {iq['from']}")
+    iq = await a.iq_result(a["xep_0199"].send_ping(b.boundjid.full, timeout=TIMEOUT), "ping a client")
+    check(str(iq["from"]) == b.boundjid.full, f"client ping answered from {iq['from']}")
+    # An IQ to a resource that is not there: service-unavailable (RFC 6121 §8.5.3.2).
+    try:
+        await asyncio.wait_for(a["xep_0199"].send_ping(b.boundjid.bare + "/gone", timeout=TIMEOUT), TIMEOUT + 1)
+        raise Failure("ping to an absent resource answered result")
+    except IqError as e:
+        check(e.iq["error"]["condition"] == "service-unavailable",
+              f"ping to an absent resource: want service-unavailable, got {e.iq['error']['condition']}")
+
+
+SCENARIOS = {
+    "login": (sc_login, 2),
+    "roster": (sc_roster, 2),
+    "subscription": (sc_subscription, 2),
+    "presence": (sc_presence, 3),
+    "chat": (sc_chat, 2),
+    "offline": (sc_offline, 2),
+    "vcard": (sc_vcard, 2),
+    "blocking": (sc_blocking, 2),
+    "disco": (sc_disco, 1),
+    "ping": (sc_ping, 2),
+}
+
+
+async def run(args):
+    fn, _ = SCENARIOS[args.scenario]
+    s = Scenario(args)
+    try:
+        await asyncio.wait_for(fn(s), SCENARIO_TIMEOUT)
+    except asyncio.TimeoutError:
+        raise Failure(f"scenario {args.scenario} took longer than {SCENARIO_TIMEOUT}s")
+    finally:
+        await asyncio.wait_for(s.close(), TIMEOUT)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int)
+    p.add_argument("--domain", default="localhost")
+    p.add_argument("--password")
+    p.add_argument("--cafile", help="the server's certificate, to verify it; without it, verification is off")
+    p.add_argument("--users", type=lambda v: v.split(","), help="account localparts, comma-separated")
+    p.add_argument("--trace", action="store_true", help="print the stanza trace even on success")
+    p.add_argument("--debug", action="store_true", help="put slixmpp's debug log in the trace")
+    p.add_argument("--list", action="store_true", help="print each scenario and the accounts it needs")
+    p.add_argument("scenario", nargs="?", choices=sorted(SCENARIOS))
+    args = p.parse_args()
+    if args.list:
+        for name, (_, n) in SCENARIOS.items():
+            print(name, n)
+        return 0
+    if not args.scenario or not args.port or not args.password:
+        p.error("want --port, --password and a scenario")
+    need = SCENARIOS[args.scenario][1]
+    if not args.users or len(args.users) < need:
+        p.error(f"scenario {args.scenario} wants {need} accounts in --users")
+
+    # Stanzas go to the trace as each client sees them; slixmpp's own log
+    # (SASL and TLS steps included) only from INFO up, unless --debug.
+    buf = io.StringIO()
+    handler = logging.StreamHandler(buf)
+    handler.setFormatter(logging.Formatter("%(asctime)s.%(msecs)03d %(levelname)s %(message)s", "%H:%M:%S"))
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.DEBUG if args.debug else logging.INFO)
+    trace.setLevel(logging.DEBUG)
+    logging.getLogger("asyncio").setLevel(logging.WARNING)
+    try:
+        asyncio.run(run(args))
+    except Failure as e:
+        print(f"FAIL {args.scenario}: {e}")
+        print("--- client trace ---")
+        print(buf.getvalue())
+        return 1
+    except Exception as e:  # a crash is a failure too, with the same trace
+        import traceback
+        traceback.print_exc(file=sys.stdout)
+        print(f"FAIL {args.scenario}: {type(e).__name__}: {e}")
+        print("--- client trace ---")
+        print(buf.getvalue())
+        return 1
+    if args.trace:
+        print("--- client trace ---")
+        print(buf.getvalue())
+    print(f"PASS {args.scenario}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
