@@ -15,7 +15,6 @@ import (
 )
 
 const (
-	nsCaps        = "http://jabber.org/protocol/caps"
 	nsRegFeature  = "http://jabber.org/features/iq-register"
 	nsSASLCB      = "urn:xmpp:sasl-cb:0"
 	maxAuthFailed = 3
@@ -125,6 +124,9 @@ func (c *conn) features() *stanza.Element {
 	f.Append(stanza.New("session", stanza.NSSession).Append(stanza.New("optional", stanza.NSSession)))
 	f.Append(stanza.New("ver", stanza.NSRosterV))
 	f.Append(stanza.New("sub", stanza.NSPreAppr))
+	if c.srv.cfg.Caps != nil {
+		f.Append(c.srv.cfg.Caps())
+	}
 	return f
 }
 

@@ -39,6 +39,7 @@ type Config struct {
 	LoginRate    float64       // SASL attempts per second per IP; 0: unlimited
 	IdleTimeout  time.Duration // close a connection silent this long; 0: never
 	MaxQueue     int           // bytes queued for a slow client before it is dropped
+	Caps         func() *stanza.Element // XEP-0115 <c/> for stream features, or nil
 	Metrics      *Metrics
 	Log          *slog.Logger
 }

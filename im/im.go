@@ -83,7 +83,8 @@ type Server struct {
 	maxOff  int
 	handler map[handlerKey]IQHandler // written only before serving starts
 
-	features []string // disco features of the server, sorted by Features
+	features []string // disco features of the server, in registration order
+	ended    []func(*router.Session) // session-end hooks, registered before serving
 
 	blockMu sync.Mutex                     // guards blocks
 	blocks  map[string]map[string]struct{} // owner bare JID -> blocked JIDs; cache of storage
@@ -127,6 +128,12 @@ func (s *Server) Handle(ns string, targets Target, h IQHandler) {
 // AddFeature adds disco#info features the server advertises.
 func (s *Server) AddFeature(features ...string) {
 	s.features = append(s.features, features...)
+}
+
+// OnSessionEnded registers a hook run when a session ends, after its
+// unavailable presence went out. Call before serving.
+func (s *Server) OnSessionEnded(fn func(*router.Session)) {
+	s.ended = append(s.ended, fn)
 }
 
 // Features lists the registered disco features.

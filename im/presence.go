@@ -199,10 +199,13 @@ func (s *Server) sendUnavailableOf(ctx context.Context, from, to jid.JID) {
 // SessionEnded broadcasts unavailable presence for a session that went away
 // without saying so (RFC 6121 §4.5.2).
 func (s *Server) SessionEnded(ctx context.Context, sess *router.Session) {
-	if a, _ := sess.Available(); !a {
+	if a, _ := sess.Available(); a {
+		u := stanza.New("presence", stanza.NSClient, "type", "unavailable", "from", sess.JID().String())
+		s.broadcast(ctx, sess, u, false)
+	} else {
 		sess.TakeDirected()
-		return
 	}
-	u := stanza.New("presence", stanza.NSClient, "type", "unavailable", "from", sess.JID().String())
-	s.broadcast(ctx, sess, u, false)
+	for _, fn := range s.ended {
+		fn(sess)
+	}
 }

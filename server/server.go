@@ -122,7 +122,7 @@ func (s *Server) start(ctx context.Context) error {
 		MaxOfflineMessages: cfg.Limits.MaxOfflineMessages,
 		Log:                s.log,
 	}, s.router, s.store)
-	registerModules(s)
+	caps := registerModules(s)
 
 	s.c2s = c2s.NewServer(c2s.Config{
 		Hosts:        cfg.Hosts,
@@ -144,6 +144,7 @@ func (s *Server) start(ctx context.Context) error {
 		MaxResources: cfg.Limits.MaxResourcesPerUser,
 		LoginRate:    cfg.Limits.LoginRatePerIP,
 		IdleTimeout:  cfg.Limits.IdleTimeout,
+		Caps:         caps.CapsElement,
 		Metrics:      c2s.NewMetrics(s.reg),
 		Log:          s.log,
 	}, s.core, s.store)

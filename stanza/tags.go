@@ -1,6 +1,7 @@
 package stanza
 
 import (
+	"bytes"
 	"strconv"
 	"unicode/utf8"
 )
@@ -95,11 +96,51 @@ func (p *Parser) attr(c byte) (byte, error) {
 	return p.next()
 }
 
-// name appends an XML name that starts with c to the arena. It returns
-// the arena offset of the name's colon (-1 if none) and the byte after
-// the name. Names must also be qualified names (Namespaces in XML §3):
-// at most one colon, with a name on each side.
+// name appends an XML name that starts with c, the byte just read, to the
+// arena. It returns the arena offset of the name's colon (-1 if none) and
+// the byte after the name. Names must also be qualified names (Namespaces
+// in XML §3): at most one colon, with a name on each side.
 func (p *Parser) name(c byte) (colon int, next byte, err error) {
+	if colon, next, ok := p.fastName(); ok {
+		return colon, next, nil
+	}
+	return p.slowName(c)
+}
+
+// fastName handles the common case, an ASCII name that lies whole in the
+// window, without going byte by byte; ok is false for anything else.
+func (p *Parser) fastName() (colon int, next byte, ok bool) {
+	b, start := p.buf, p.pos-1
+	at := -1 // index of the colon in b
+	i := start
+	for {
+		if i >= len(b) || charClass[b[i]]&cNameStart == 0 {
+			return 0, 0, false
+		}
+		for i++; i < len(b) && charClass[b[i]]&cName != 0; i++ {
+		}
+		if i >= len(b) || b[i] != ':' {
+			break
+		}
+		if at >= 0 {
+			return 0, 0, false
+		}
+		at = i
+		i++
+	}
+	if i >= len(b) || b[i] >= utf8.RuneSelf {
+		return 0, 0, false
+	}
+	colon = -1
+	if at >= 0 {
+		colon = len(p.sc.arena) + at - start
+	}
+	p.sc.arena = append(p.sc.arena, b[start:i]...)
+	p.pos = i + 1
+	return colon, b[i], true
+}
+
+func (p *Parser) slowName(c byte) (colon int, next byte, err error) {
 	sc := &p.sc
 	colon = -1
 	start := true // the next character starts a name or a local part
@@ -158,6 +199,11 @@ func (p *Parser) endTag() (done bool, err error) {
 
 // matchEnd reads the rest of an end tag, which must name want.
 func (p *Parser) matchEnd(want []byte) error {
+	if end := p.pos + len(want); end < len(p.buf) && p.buf[end] == '>' &&
+		bytes.Equal(p.buf[p.pos:end], want) {
+		p.pos = end + 1
+		return nil
+	}
 	for _, w := range want {
 		c, err := p.next()
 		if err != nil {

@@ -180,7 +180,8 @@ func (w *writer[T]) commit(reqs []*request[T]) {
 }
 
 // tx writes reqs in one transaction. errs holds each request's own
-// rejection; err is set when the transaction as a whole failed.
+// rejection; err, the driver's error, is set when the transaction as a
+// whole failed. The caller's method gives it the storage vocabulary.
 func (w *writer[T]) tx(reqs []*request[T]) (errs []error, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
@@ -190,15 +191,15 @@ func (w *writer[T]) tx(reqs []*request[T]) (errs []error, err error) {
 	}
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
-		return nil, wrapErr("write batch", err)
+		return nil, err
 	}
 	defer tx.Rollback() //nolint:errcheck // no-op after Commit
 	errs, err = w.flush(ctx, tx, w.d, items)
 	if err != nil {
-		return nil, wrapErr("write batch", err)
+		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
-		return nil, wrapErr("write batch commit", err)
+		return nil, err
 	}
 	var ok uint64
 	for _, e := range errs {

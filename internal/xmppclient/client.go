@@ -20,15 +20,18 @@ const maxBacklog = 1024
 //
 // Writing (Send, SendRaw, and the send half of Request) is safe from any
 // goroutine. Reading (Next, Expect, Request, SetReadDeadline and the
-// negotiation methods) belongs to one goroutine at a time; while Run is
-// reading, Request may be called from other goroutines and Next and Expect
-// return ErrReaderActive.
+// negotiation methods) belongs to one goroutine at a time. While the reader
+// of StartReader runs, it owns reading: Request may then be called from any
+// goroutine, and Next and Expect return ErrReaderActive.
 type Client struct {
 	cfg Config
 	ids atomic.Uint64
 
-	wmu     sync.Mutex // guards writes on nc, the swap of nc, and wclosed
-	nc      net.Conn   // replaced by a *tls.Conn after STARTTLS
+	// wmu guards writes on nc and wclosed. nc is swapped for a *tls.Conn
+	// by the reading goroutine under wmu, so that goroutine reads it
+	// freely and others take wmu.
+	wmu     sync.Mutex
+	nc      net.Conn
 	wclosed bool
 
 	// Owned by the reading goroutine.
@@ -42,12 +45,12 @@ type Client struct {
 	jid      jid.JID
 
 	reading atomic.Bool // a read is in progress
-	opened  atomic.Bool // a stream header was sent
+	opened  atomic.Bool // a stream header was sent or received
 	closing atomic.Bool
 
-	mu      sync.Mutex // guards runDone and pending; taken after wmu, never before
+	mu      sync.Mutex // guards runDone and pending; never held with wmu
 	runDone chan struct{}
-	pending map[string]chan *stanza.Element // Request ids awaiting Run
+	pending map[string]chan *stanza.Element // Request ids awaiting the reader
 }
 
 // JID is the bound full JID; zero before binding.
@@ -109,7 +112,7 @@ func (c *Client) write(b []byte) error {
 	return err
 }
 
-// SetReadDeadline bounds Next and Run; Expect and Request also honour their
+// SetReadDeadline bounds Next and the reader; Expect and Request also honour their
 // context's deadline, whichever is sooner. The zero time means none.
 func (c *Client) SetReadDeadline(t time.Time) error {
 	c.rdl = t

@@ -162,8 +162,11 @@ func TestRawMalformed(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if _, err := c.OpenStream(testCtx(t)); err != nil {
+	if err := c.SendRaw([]byte("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>")); err != nil {
 		t.Fatal(err)
+	}
+	if f, err := c.Next(); err != nil || !f.Is("features", stanza.NSStream) || c.Header().Attr("id") != "s1" {
+		t.Fatalf("features %v, header %v, err %v", f, c.Header(), err)
 	}
 	if err := c.SendRaw([]byte("<message><body></message>")); err != nil {
 		t.Fatal(err)
@@ -184,7 +187,16 @@ func msg(body string) *stanza.Element {
 }
 
 func TestExpectBacklogAndTimeouts(t *testing.T) {
+	t.Run("tcp", func(t *testing.T) { testExpect(t, false) })
+	t.Run("tls", func(t *testing.T) { testExpect(t, true) })
+}
+
+func testExpect(t *testing.T, useTLS bool) {
+	srvTLS, cliTLS := testTLS(t)
 	s := newFakeServer(t, func(s *fakeServer) {
+		if useTLS {
+			s.tls = srvTLS
+		}
 		s.handle = func(fc *fakeConn, el *stanza.Element) {
 			if el.Name == "iq" {
 				fc.sendEl(stanza.Result(el))
@@ -194,7 +206,9 @@ func TestExpectBacklogAndTimeouts(t *testing.T) {
 			fc.send(append(el.AppendXML(nil, stanza.NSClient), " \n"...))
 		}
 	})
-	c, err := Dial(testCtx(t), baseConfig(s))
+	cfg := baseConfig(s)
+	cfg.StartTLS, cfg.TLS = useTLS, cliTLS
+	c, err := Dial(testCtx(t), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,9 +249,6 @@ func TestExpectBacklogAndTimeouts(t *testing.T) {
 	// Cancelled, not timed out.
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(20*time.Millisecond, cancel)
-	if _, err := c.Next(); err == nil {
-		_ = err
-	}
 	_, err = c.Expect(ctx, func(*stanza.Element) bool { return true })
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("cancelled Expect: %v", err)
@@ -268,7 +279,7 @@ func TestRequestError(t *testing.T) {
 	}
 }
 
-func TestRun(t *testing.T) {
+func TestStartReader(t *testing.T) {
 	s := newFakeServer(t, func(s *fakeServer) {
 		s.handle = func(fc *fakeConn, el *stanza.Element) {
 			if el.Name == "iq" {
@@ -284,11 +295,10 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 10)
-	done := make(chan error, 1)
-	go func() {
-		done <- c.Run(context.Background(), func(el *stanza.Element) { got <- el.Child("body", "").Text() })
-	}()
-	// Run may not have started yet; Request works either way.
+	done := c.StartReader(context.Background(), func(el *stanza.Element) { got <- el.Child("body", "").Text() })
+	if _, err := c.Next(); !errors.Is(err, ErrReaderActive) {
+		t.Fatalf("Next while the reader runs: %v", err)
+	}
 	if _, err := c.Request(testCtx(t), stanza.New("iq", "", "type", "get")); err != nil {
 		t.Fatal(err)
 	}
@@ -309,6 +319,6 @@ func TestRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := <-done; !errors.Is(err, stanza.ErrStreamClosed) {
-		t.Errorf("Run = %v, want ErrStreamClosed", err)
+		t.Errorf("reader ended with %v, want ErrStreamClosed", err)
 	}
 }

@@ -125,9 +125,6 @@ func (c *Config) defaults() error {
 	if c.Timeout == 0 {
 		c.Timeout = 10 * time.Second
 	}
-	if c.Dialer == nil {
-		c.Dialer = &net.Dialer{}
-	}
 	return nil
 }
 

@@ -9,8 +9,8 @@
 //
 // It is built to be held by the ten thousand in one process: a Client owns
 // one parser and no goroutine; write buffers are borrowed only while
-// writing. Reading is the caller's job (Next, Expect, Request), or Run's,
-// on a goroutine the caller starts.
+// writing. Reading is the caller's job (Next, Expect, Request), unless it
+// asks for a reader goroutine with StartReader.
 //
 // It does not do stream management, reconnection, roster or presence
 // bookkeeping, service discovery or DNS SRV lookups: callers build those

@@ -17,7 +17,7 @@ var (
 	ErrChanBinding  = errors.New("xmppclient: channel binding not available")
 	ErrBacklogFull  = errors.New("xmppclient: too many unclaimed elements")
 	ErrClosed       = errors.New("xmppclient: client closed")
-	ErrReaderActive = errors.New("xmppclient: Run owns the reading side")
+	ErrReaderActive = errors.New("xmppclient: the reader owns the reading side")
 )
 
 // SASLFailure is a <failure/> from the server's SASL layer (RFC 6120

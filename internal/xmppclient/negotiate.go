@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"net"
 
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
@@ -37,7 +38,12 @@ func DialRaw(ctx context.Context, addr string) (*Client, error) {
 func (c *Client) connect(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
 	defer cancel()
-	nc, err := c.cfg.Dialer.DialContext(ctx, "tcp", c.cfg.Addr)
+	var d net.Dialer
+	dial := d.DialContext
+	if c.cfg.Dialer != nil {
+		dial = c.cfg.Dialer.DialContext
+	}
+	nc, err := dial(ctx, "tcp", c.cfg.Addr)
 	if err != nil {
 		return err
 	}

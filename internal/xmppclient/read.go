@@ -37,6 +37,7 @@ func (c *Client) read() (*stanza.Element, error) {
 		}
 		if header {
 			c.header = el
+			c.opened.Store(true)
 			continue
 		}
 		if el.Is("error", stanza.NSStream) {
@@ -97,21 +98,25 @@ func ctxError(ctx context.Context, err error) error {
 	return err
 }
 
-// Run reads until the stream ends, ctx is done or a read fails, calling
-// handle for each element (those Expect set aside first). Replies to
-// Requests made meanwhile go to their callers, not to handle. It is the
-// optional reader: start it on a goroutine of your own. It returns
-// stanza.ErrStreamClosed when the server closed the stream.
-func (c *Client) Run(ctx context.Context, handle func(*stanza.Element)) error {
+// StartReader starts the optional reader: a goroutine that reads until the
+// stream ends, ctx is done or a read fails, passing each element (those
+// Expect set aside first) to handle, except replies to Requests, which go
+// to their callers. The channel receives the error that ended it:
+// stanza.ErrStreamClosed when the server closed the stream. Starting a
+// second reader fails with ErrReaderActive.
+func (c *Client) StartReader(ctx context.Context, handle func(*stanza.Element)) <-chan error {
+	res := make(chan error, 1)
 	c.mu.Lock()
 	if c.runDone != nil {
 		c.mu.Unlock()
-		return ErrReaderActive
+		res <- ErrReaderActive
+		return res
 	}
 	done := make(chan struct{})
 	c.runDone = done
 	c.mu.Unlock()
-	defer func() {
+	go func() {
+		err := c.run(ctx, handle)
 		c.mu.Lock()
 		for id, ch := range c.pending {
 			close(ch)
@@ -120,8 +125,12 @@ func (c *Client) Run(ctx context.Context, handle func(*stanza.Element)) error {
 		c.pending, c.runDone = nil, nil
 		c.mu.Unlock()
 		close(done)
+		res <- err
 	}()
+	return res
+}
 
+func (c *Client) run(ctx context.Context, handle func(*stanza.Element)) error {
 	for len(c.backlog) > 0 {
 		c.dispatch(c.takeBacklog(0), handle)
 	}
@@ -156,7 +165,7 @@ func (c *Client) isRunning() bool {
 	return c.runDone != nil
 }
 
-// await registers a Request id with Run; nil when Run is not reading.
+// await registers a Request id with the reader; nil when there is none.
 func (c *Client) await(id string) chan *stanza.Element {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -182,7 +191,7 @@ const closeWait = 2 * time.Second
 
 // Close ends the stream (RFC 6120 §4.4): it sends </stream:stream>, waits
 // briefly for the server's, and closes the connection. Call it from the
-// reading goroutine or while Run reads; it is idempotent.
+// reading goroutine or while StartReader's reader runs; it is idempotent.
 func (c *Client) Close() error {
 	if !c.closing.CompareAndSwap(false, true) {
 		return nil

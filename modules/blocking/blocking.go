@@ -13,7 +13,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -49,8 +48,8 @@ type Blocking struct {
 }
 
 // New returns the module for s. maxItems limits the length of a block
-// list; 0 means DefaultMaxItems. log receives failures that happen after
-// the client was answered; nil discards them.
+// list; 0 means DefaultMaxItems. log receives failures the client cannot
+// be told about (updating contacts' presence); nil discards them.
 func New(s *im.Server, log *slog.Logger, maxItems int) *Blocking {
 	if maxItems <= 0 {
 		maxItems = DefaultMaxItems
@@ -66,21 +65,6 @@ func New(s *im.Server, log *slog.Logger, maxItems int) *Blocking {
 func (b *Blocking) Register(s *im.Server) {
 	s.AddFeature(NS)
 	s.Handle(NS, im.ToSelf, im.IQHandlerFunc(b.handle))
-}
-
-// SessionEnded forgets a session that went away. Calling it is optional
-// (stale entries are pruned at the owner's next change) but keeps memory
-// from growing with users who fetch the list and never change it.
-func (b *Blocking) SessionEnded(sess *router.Session) {
-	owner := sess.JID().Bare()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if set := b.interested[owner]; set != nil {
-		delete(set, sess)
-		if len(set) == 0 {
-			delete(b.interested, owner)
-		}
-	}
 }
 
 func (b *Blocking) handle(ctx context.Context, q im.IQ) (*stanza.Element, error) {
@@ -106,14 +90,7 @@ func (b *Blocking) get(ctx context.Context, q im.IQ, owner jid.JID) (*stanza.Ele
 		return nil, fmt.Errorf("blocking: load: %w", err)
 	}
 	if q.Session != nil {
-		b.mu.Lock()
-		set := b.interested[owner]
-		if set == nil {
-			set = make(map[*router.Session]struct{})
-			b.interested[owner] = set
-		}
-		set[q.Session] = struct{}{}
-		b.mu.Unlock()
+		b.markInterested(owner, q.Session)
 	}
 	res := stanza.New("blocklist", NS)
 	for _, j := range list {
@@ -226,30 +203,4 @@ func strs(items []jid.JID) []string {
 		out[i] = j.String()
 	}
 	return out
-}
-
-// push sends payload in an iq set to every interested resource of owner,
-// dropping sessions that are no longer bound.
-func (b *Blocking) push(owner jid.JID, payload *stanza.Element) {
-	bound := b.srv.Router().Sessions(owner)
-	b.mu.Lock()
-	old := b.interested[owner]
-	live := make(map[*router.Session]struct{}, len(old))
-	var targets []*router.Session
-	for _, ss := range bound {
-		if _, ok := old[ss]; ok {
-			live[ss] = struct{}{}
-			targets = append(targets, ss)
-		}
-	}
-	if len(live) == 0 {
-		delete(b.interested, owner)
-	} else {
-		b.interested[owner] = live
-	}
-	b.mu.Unlock()
-	for _, ss := range targets {
-		id := "block-push-" + strconv.FormatUint(b.pushID.Add(1), 10)
-		ss.Deliver(stanza.New("iq", stanza.NSClient, "type", "set", "id", id, "to", ss.JID().String()).Append(payload))
-	}
 }

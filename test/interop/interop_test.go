@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -66,9 +67,13 @@ var build struct {
 	err  error
 }
 
-// parleyBinary builds cmd/parley once per test run.
+// parleyBinary builds cmd/parley once per test run, unless
+// INTEROP_PARLEY_BIN names a binary to test instead.
 func parleyBinary(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("INTEROP_PARLEY_BIN"); bin != "" {
+		return bin
+	}
 	build.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		defer cancel()
@@ -122,8 +127,8 @@ func runSlixmpp(t *testing.T, srv *parleyServer) {
 			t.Parallel()
 			users := srv.addUsers(t, name, n)
 			srv.runClient(t, nil, python, "slixmpp_test.py",
-				"--host", srv.c2sHost(), "--port", srv.c2sPort(), "--domain", domain,
-				"--password", srv.password, "--cafile", srv.cert,
+				"--host", srv.c2sHost(), "--port", srv.c2sPort(), "--tls-port", srv.tlsPort(),
+				"--domain", domain, "--password", srv.password, "--cafile", srv.cert,
 				"--users", strings.Join(users, ","), name)
 		})
 	}
@@ -192,7 +197,7 @@ type parleyServer struct {
 	exited   chan struct{}
 	waitErr  error // set before exited is closed
 
-	c2s, http, cert string // from the log once ready
+	c2s, c2sTLS, http, cert string // from the log once ready
 }
 
 func startParley(t *testing.T, bin string) *parleyServer {
@@ -244,7 +249,7 @@ func startParley(t *testing.T, bin string) *parleyServer {
 		}
 		return s.ready()
 	})
-	t.Logf("parley is ready: c2s %s, http %s", s.c2s, s.http)
+	t.Logf("parley is ready: c2s %s, c2s_tls %s, http %s", s.c2s, s.c2sTLS, s.http)
 	return s
 }
 
@@ -263,6 +268,8 @@ func (s *parleyServer) ready() error {
 		switch m[1] {
 		case "c2s":
 			s.c2s = m[2]
+		case "c2s_tls":
+			s.c2sTLS = m[2]
 		case "http":
 			s.http = m[2]
 		}
@@ -270,8 +277,9 @@ func (s *parleyServer) ready() error {
 	if m := certRE.FindStringSubmatch(log); m != nil {
 		s.cert = m[1]
 	}
-	if s.c2s == "" || s.http == "" || s.cert == "" {
-		return permanent{fmt.Errorf("ready, but the log names no c2s or http address or certificate (c2s %q, http %q, cert %q)", s.c2s, s.http, s.cert)}
+	if s.c2s == "" || s.c2sTLS == "" || s.http == "" || s.cert == "" {
+		return permanent{fmt.Errorf("ready, but the log lacks an address or the certificate (c2s %q, c2s_tls %q, http %q, cert %q)",
+			s.c2s, s.c2sTLS, s.http, s.cert)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -294,14 +302,17 @@ func (s *parleyServer) ready() error {
 	return nil
 }
 
-func (s *parleyServer) c2sHost() string {
-	host, _, _ := strings.Cut(s.c2s, ":")
-	return host
-}
+func (s *parleyServer) c2sHost() string { return hostPort(s.c2s, 0) }
+func (s *parleyServer) c2sPort() string { return hostPort(s.c2s, 1) }
+func (s *parleyServer) tlsPort() string { return hostPort(s.c2sTLS, 1) }
 
-func (s *parleyServer) c2sPort() string {
-	_, port, _ := strings.Cut(s.c2s, ":")
-	return port
+// hostPort returns the host (0) or the port (1) of an address.
+func hostPort(addr string, i int) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	return [2]string{host, port}[i]
 }
 
 // addUsers creates n fresh accounts with the parley CLI, next to the

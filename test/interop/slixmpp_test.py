@@ -107,7 +107,6 @@ class Client(slixmpp.ClientXMPP):
         self.presences = Inbox(f"{jid} presences")
         self.pushes = Inbox(f"{jid} roster pushes")
         self.add_event_handler("message", self.messages.put)
-        self.add_event_handler("message_error", self.messages.put)
         self.add_event_handler("presence", self.presences.put)
         self.add_event_handler("roster_update", self._roster_update)
         self.add_filter("in", self._trace("<-"))
@@ -133,9 +132,10 @@ class Client(slixmpp.ClientXMPP):
         if iq["type"] == "set":
             self.pushes.put(iq)
 
-    async def login(self, host, port, presence=True):
-        """Connect with STARTTLS, authenticate, bind; then send initial
-        presence (RFC 6121 §4.2) unless told not to."""
+    async def login(self, host, port, presence=True, direct_tls=False):
+        """Connect with STARTTLS (or TLS from the first byte, XEP-0368),
+        authenticate, bind; then send initial presence (RFC 6121 §4.2)
+        unless told not to."""
         done = asyncio.get_running_loop().create_future()
 
         def settle(result):
@@ -147,7 +147,7 @@ class Client(slixmpp.ClientXMPP):
         self.add_event_handler("stream_error", lambda e: settle(f"stream error {e}"))
         self.add_event_handler("disconnected", lambda r: settle(f"disconnected before the session started: {r}"))
         self.add_event_handler("connection_failed", lambda e: settle(f"connection failed: {e}"))
-        self.connect(address=(host, port))
+        self.connect(address=(host, port), use_ssl=direct_tls)
         try:
             result = await asyncio.wait_for(done, TIMEOUT)
         except asyncio.TimeoutError:
@@ -277,6 +277,18 @@ async def sc_login(s):
     check(a.boundjid.resource != "", "server bound an empty resource")
     print(f"login: {a.boundjid} over TLS with {mech}")
     await a.barrier()
+
+    if s.args.tls_port:
+        d = Client(s.jid(1) + "/direct", s.args.password, s.args.cafile)
+        s.clients.append(d)
+        result = await d.login(s.args.host, s.args.tls_port, direct_tls=True)
+        check(result == "ok", f"direct TLS login: {result}")
+        check(d.transport.get_extra_info("ssl_object") is not None, "direct TLS stream is not encrypted")
+        check("starttls" not in d.features, "STARTTLS negotiated inside direct TLS")
+        print(f"direct TLS: {d.boundjid} with {d['feature_mechanisms'].mech.name}")
+        # The two sessions reach each other.
+        d.send_message(mto=a.boundjid.full, mbody="over direct TLS", mtype="chat")
+        await a.messages.expect(is_msg(frm=d.boundjid.full, body="over direct TLS"), "message from the direct TLS session")
 
     bad = Client(s.jid(1), s.args.password + "-wrong", s.args.cafile)
     s.clients.append(bad)
@@ -483,25 +495,54 @@ async def sc_vcard(s):
         iq = await c.iq_result(c["xep_0054"].get_vcard(s.jid(0), timeout=TIMEOUT), f"vcard get by {who}")
         v = iq["vcard_temp"]
         check(v["FN"] == f"Alice {token}", f"vcard FN seen by {who}: {v['FN']!r}; {iq}")
-        check(v["NICKNAME"] == "al", f"vcard NICKNAME seen by {who}: {v['NICKNAME']!r}")
+        check(v["NICKNAME"] in ("al", ["al"]), f"vcard NICKNAME seen by {who}: {v['NICKNAME']!r}")
 
-    # Someone who never set a vCard has an empty one, not an error.
-    iq = await a.iq_result(a["xep_0054"].get_vcard(s.jid(1), timeout=TIMEOUT), "empty vcard get")
-    check(iq["type"] == "result", f"empty vcard: {iq}")
+    # No vCard, asked by the owner: item-not-found or an empty <vCard/>
+    # (§3.1); asked by someone else: service-unavailable or item-not-found
+    # (§3.3), so the answer does not tell whether the account exists.
+    try:
+        iq = await asyncio.wait_for(b["xep_0054"].get_vcard(s.jid(1), timeout=TIMEOUT), TIMEOUT + 1)
+        check(len(iq["vcard_temp"].xml) == 0, f"own vCard never set: want it empty, got {iq}")
+    except IqError as e:
+        check(e.iq["error"]["condition"] == "item-not-found",
+              f"own vCard never set: want empty or item-not-found, got {e.iq['error']['condition']}")
+    try:
+        await asyncio.wait_for(a["xep_0054"].get_vcard(s.jid(1), timeout=TIMEOUT), TIMEOUT + 1)
+        raise Failure("another user's absent vCard: want an error, got a result")
+    except IqError as e:
+        check(e.iq["error"]["condition"] in ("service-unavailable", "item-not-found"),
+              f"another user's absent vCard: got {e.iq['error']['condition']}")
+
+    # Setting someone else's vCard: forbidden or not-allowed (§3.2).
+    card = b["xep_0054"].make_vcard()
+    card["FN"] = "Mallory"
+    try:
+        await asyncio.wait_for(b["xep_0054"].publish_vcard(card, jid=s.jid(0), timeout=TIMEOUT), TIMEOUT + 1)
+        raise Failure("setting another user's vCard answered result")
+    except IqError as e:
+        check(e.iq["error"]["condition"] in ("forbidden", "not-allowed"),
+              f"setting another user's vCard: got {e.iq['error']['condition']}")
+    iq = await a.iq_result(a["xep_0054"].get_vcard(s.jid(0), timeout=TIMEOUT), "vcard get after the attempt")
+    check(iq["vcard_temp"]["FN"] == f"Alice {token}", f"vCard changed by another user: {iq}")
 
 
 async def sc_blocking(s):
-    """XEP-0191: a blocked user's messages are not delivered; unblock
-    restores delivery; the block list and its pushes are right."""
+    """XEP-0191 between two subscribed users: the block list and its pushes;
+    nothing from the blocked user gets through, and nothing to them; the
+    blocked user sees the blocker go offline, and back online on unblock."""
     a = await s.client(0, "one")
     a2 = await s.client(0, "two")
     b = await s.client(1)
+    for c in (a, a2, b):
+        await c.fetch_roster()
+    await subscribe_both(a, b)
+    await b.presences.expect(is_pres(a2.boundjid.full, "available"), "presence of the blocker's second resource")
+
     blocking = a["xep_0191"]
     for c in (a, a2):
         # Requesting the list makes a resource interested in pushes (§3.2).
         iq = await c.iq_result(c["xep_0191"].get_blocked(timeout=TIMEOUT), "blocklist get")
         check(len(iq["blocklist"]["items"]) == 0, f"fresh blocklist not empty: {iq}")
-
     blocked, unblocked = Inbox("block pushes"), Inbox("unblock pushes")
     a2.add_event_handler("blocked", blocked.put)
     a2.add_event_handler("unblocked", unblocked.put)
@@ -510,36 +551,54 @@ async def sc_blocking(s):
     await blocked.expect(lambda iq: s.jid(1) in {str(j) for j in iq["block"]["items"]}, "block push to other resource")
     iq = await a.iq_result(blocking.get_blocked(timeout=TIMEOUT), "blocklist get after block")
     check({str(j) for j in iq["blocklist"]["items"]} == {s.jid(1)}, f"blocklist after block: {iq}")
+    # §3.3: the blocked contact, subscribed to a's presence, sees a go offline.
+    for r in (a, a2):
+        await b.presences.expect(is_pres(r.boundjid.full, "unavailable"), f"unavailable from {r.boundjid.full} on block")
 
-    # §3.5: the server must not deliver the blocked user's stanzas to a.
+    # §3.3: nothing from the blocked user reaches a. Messages SHOULD bounce
+    # with service-unavailable, IQs MUST bounce, presence MUST NOT.
     token = uuid.uuid4().hex[:8]
     b.send_message(mto=a.boundjid.bare, mbody=f"blocked {token}", mtype="chat")
     b.send_message(mto=a.boundjid.full, mbody=f"blocked full {token}", mtype="chat")
+    b.send_presence(pstatus=f"blocked presence {token}")
+    try:
+        await asyncio.wait_for(b["xep_0199"].send_ping(a.boundjid.full, timeout=TIMEOUT), TIMEOUT + 1)
+        raise Failure("an IQ from a blocked user was answered with a result")
+    except IqError as e:
+        print(f"IQ from the blocked user: {e.iq['error']['condition']}")
     await b.barrier()
-    await a.barrier()
-    await a2.barrier()
     for c in (a, a2):
+        await c.barrier()
         c.messages.absent(lambda m: token in (m["body"] or ""), "a message from a blocked user")
-    # §3.5 also says the sender SHOULD get service-unavailable.
+        c.presences.absent(lambda p: p["from"].bare == s.jid(1) and token in (p["status"] or ""),
+                           "presence from a blocked user")
     errs = [m for m in b.messages.items if m["type"] == "error"]
-    print(f"blocked sender got {len(errs)} error(s): {[m['error']['condition'] for m in errs]}")
+    print(f"messages from the blocked user bounced with {[m['error']['condition'] for m in errs]}")
+    b.presences.absent(lambda p: p["type"] == "error", "an error for presence to a blocker")
 
-    # §3.6: a user may not send to someone they block; not-acceptable with
-    # <blocked/> explains why.
+    # §3.3: a cannot send to someone they block: not-acceptable with <blocked/>.
     a.send_message(mto=b.boundjid.bare, mbody=f"to blocked {token}", mtype="chat")
     err = await a.messages.expect(lambda m: m["type"] == "error", "error for a message to a blocked user")
     check(err["error"]["condition"] == "not-acceptable",
           f"message to a blocked user: want not-acceptable, got {err['error']['condition']}")
     check(err.xml.find(f".//{{{NS_BLOCKING_ERRORS}}}blocked") is not None,
           f"not-acceptable lacks <blocked xmlns='{NS_BLOCKING_ERRORS}'/>: {err}")
+    a.send_presence(pstatus=f"hidden {token}")
+    await a.barrier()
     await b.barrier()
     b.messages.absent(is_msg(body=f"to blocked {token}"), "a message from the user who blocks")
+    b.presences.absent(lambda p: p["from"].bare == s.jid(0) and token in (p["status"] or ""),
+                       "a presence broadcast from the user who blocks")
 
     await a.iq_result(blocking.unblock(s.jid(1), timeout=TIMEOUT), "unblock")
     await unblocked.expect(lambda iq: s.jid(1) in {str(j) for j in iq["unblock"]["items"]},
                            "unblock push to other resource")
     iq = await a.iq_result(blocking.get_blocked(timeout=TIMEOUT), "blocklist get after unblock")
     check(len(iq["blocklist"]["items"]) == 0, f"blocklist after unblock: {iq}")
+    # §3.4: on unblock the contact gets a's current presence again.
+    p = await b.presences.expect(is_pres(a.boundjid.full, "available"), f"presence of {a.boundjid.full} on unblock")
+    check(p["status"] == f"hidden {token}", f"presence on unblock is not the current one: status {p['status']!r}")
+    await b.presences.expect(is_pres(a2.boundjid.full, "available"), f"presence of {a2.boundjid.full} on unblock")
     b.send_message(mto=a.boundjid.full, mbody=f"unblocked {token}", mtype="chat")
     await a.messages.expect(is_msg(body=f"unblocked {token}"), "a message after unblock")
     a.messages.absent(lambda m: (m["body"] or "").startswith("blocked"), "a message sent while blocked")
@@ -620,6 +679,7 @@ def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)
+    p.add_argument("--tls-port", type=int, help="the direct TLS (XEP-0368) port, for the login scenario")
     p.add_argument("--domain", default="localhost")
     p.add_argument("--password")
     p.add_argument("--cafile", help="the server's certificate, to verify it; without it, verification is off")
