@@ -36,9 +36,9 @@ type Config struct {
 	PingInterval time.Duration // 0: never ping
 	PingTimeout  time.Duration
 	MaxResources int
-	LoginRate    float64       // SASL attempts per second per IP; 0: unlimited
-	IdleTimeout  time.Duration // close a connection silent this long; 0: never
-	MaxQueue     int           // bytes queued for a slow client before it is dropped
+	LoginRate    float64                // SASL attempts per second per IP; 0: unlimited
+	IdleTimeout  time.Duration          // close a connection silent this long; 0: never
+	MaxQueue     int                    // bytes queued for a slow client before it is dropped
 	Caps         func() *stanza.Element // XEP-0115 <c/> for stream features, or nil
 	Metrics      *Metrics
 	Log          *slog.Logger

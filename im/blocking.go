@@ -8,21 +8,28 @@ import (
 
 const nsBlockingErrors = "urn:xmpp:blocking:errors"
 
-// isBlocked reports whether owner blocks who (XEP-0191 §3.3): an entry
-// matches the full JID, the bare JID, or the domain of who.
+// isBlocked reports whether owner blocks who (XEP-0191 §3.3, with the JID
+// matching rules of §6): an entry matches the full JID, the bare JID, the
+// domain/resource or the domain of who. A user's own resources are never
+// blocked from each other, even by a domain entry.
 func (s *Server) isBlocked(ctx context.Context, owner jid.JID, who jid.JID) bool {
+	if owner.Bare() == who.Bare() {
+		return false
+	}
 	list := s.blockList(ctx, owner.Bare().String())
 	if len(list) == 0 {
 		return false
 	}
-	if _, ok := list[who.String()]; ok {
-		return true
+	keys := [4]string{who.String(), who.Bare().String(), who.Domain(), ""}
+	if who.Resource() != "" {
+		keys[3] = who.Domain() + "/" + who.Resource()
 	}
-	if _, ok := list[who.Bare().String()]; ok {
-		return true
+	for _, k := range keys {
+		if _, ok := list[k]; ok && k != "" {
+			return true
+		}
 	}
-	_, ok := list[who.Domain()]
-	return ok
+	return false
 }
 
 func (s *Server) blockList(ctx context.Context, owner string) map[string]struct{} {

@@ -83,7 +83,7 @@ type Server struct {
 	maxOff  int
 	handler map[handlerKey]IQHandler // written only before serving starts
 
-	features []string // disco features of the server, in registration order
+	features []string                // disco features of the server, in registration order
 	ended    []func(*router.Session) // session-end hooks, registered before serving
 
 	blockMu sync.Mutex                     // guards blocks
