@@ -58,6 +58,11 @@ func (c *conn) serve() {
 	var se *stanza.StreamError
 	switch {
 	case errors.As(err, &se):
+		if c.streamID == "" {
+			// RFC 6120 §4.9.1.1: an error before our stream header goes
+			// after one, so the client can parse it.
+			c.out.sendRaw(appendHeader(nil, c.headerFrom(), "", ""))
+		}
 		c.Close(se)
 	case errors.Is(err, stanza.ErrStreamClosed):
 		c.Close(nil)
@@ -65,6 +70,18 @@ func (c *conn) serve() {
 		// The peer went away or timed out: nobody to tell.
 		c.out.abort()
 	}
+}
+
+// headerFrom is the 'from' of a header we send: the host the client asked
+// for, or our first host when we never learned it.
+func (c *conn) headerFrom() string {
+	if c.host != "" && c.srv.hosts[c.host] {
+		return c.host
+	}
+	if len(c.srv.cfg.Hosts) > 0 {
+		return c.srv.cfg.Hosts[0]
+	}
+	return ""
 }
 
 // finish cleans up after the read loop ended.

@@ -33,7 +33,7 @@ func (c *conn) openStream(h *stanza.Element) error {
 		c.host = to
 	}
 	// The header goes out before any error so the client can parse it.
-	reply := appendHeader(nil, c.host, h.Attr("from"), c.streamID)
+	reply := appendHeader(nil, c.headerFrom(), h.Attr("from"), c.streamID)
 	if to == "" || !c.srv.hosts[to] || to != c.host {
 		c.out.sendRaw(reply)
 		return stanza.NewStreamError(stanza.HostUnknown, "this server does not serve "+quoteOrEmpty(to))

@@ -46,11 +46,12 @@ type Server struct {
 	CertPath    string
 	CertCreated bool
 
-	mu    sync.Mutex // guards addrs
-	addrs map[string]net.Addr
-	ready chan struct{}
-	done  chan struct{}
-	serve sync.WaitGroup
+	mu       sync.Mutex // guards addrs
+	addrs    map[string]net.Addr
+	ready    chan struct{}
+	shutdown sync.Once
+	shutErr  error
+	serve    sync.WaitGroup
 }
 
 // New checks the configuration and builds a server; nothing is opened
@@ -67,7 +68,6 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		log:   log,
 		addrs: make(map[string]net.Addr),
 		ready: make(chan struct{}),
-		done:  make(chan struct{}),
 	}, nil
 }
 
@@ -213,8 +213,14 @@ func (s *Server) Store() storage.Store { return s.store }
 func (s *Server) Router() *router.Router { return s.router }
 
 // Shutdown closes every stream cleanly (system-shutdown), stops the
-// listeners and closes storage once queued writes are committed.
+// listeners and closes storage once queued writes are committed. Calling it
+// again returns the first call's result.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.shutdown.Do(func() { s.shutErr = s.doShutdown(ctx) })
+	return s.shutErr
+}
+
+func (s *Server) doShutdown(ctx context.Context) error {
 	var err error
 	if s.c2s != nil {
 		err = s.c2s.Shutdown(ctx)

@@ -12,7 +12,7 @@ import (
 // negative) field takes its default.
 type Limits struct {
 	// MaxStanzaBytes bounds the stream header and each top-level element,
-	// in bytes as received; it is enforced while reading.
+	// in bytes as received; it is enforced while reading. At most 1 GiB.
 	MaxStanzaBytes int
 	// MaxDepth bounds element nesting within a stanza; the stanza itself is
 	// at depth 1.
@@ -33,6 +33,7 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxStanzaBytes <= 0 {
 		l.MaxStanzaBytes = DefaultMaxStanzaBytes
 	}
+	l.MaxStanzaBytes = min(l.MaxStanzaBytes, 1<<30) // offsets are int32
 	if l.MaxDepth <= 0 {
 		l.MaxDepth = DefaultMaxDepth
 	}

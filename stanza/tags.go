@@ -101,7 +101,7 @@ func (p *Parser) attr(c byte) (byte, error) {
 // the byte after the name. Names must also be qualified names (Namespaces
 // in XML §3): at most one colon, with a name on each side.
 func (p *Parser) name(c byte) (colon int, next byte, err error) {
-	if colon, next, ok := p.fastName(); ok {
+	if colon, next, ok := p.fastName(c); ok {
 		return colon, next, nil
 	}
 	return p.slowName(c)
@@ -109,8 +109,11 @@ func (p *Parser) name(c byte) (colon int, next byte, err error) {
 
 // fastName handles the common case, an ASCII name that lies whole in the
 // window, without going byte by byte; ok is false for anything else.
-func (p *Parser) fastName() (colon int, next byte, ok bool) {
+func (p *Parser) fastName(c byte) (colon int, next byte, ok bool) {
 	b, start := p.buf, p.pos-1
+	if start < 0 || start >= len(b) || b[start] != c {
+		return 0, 0, false
+	}
 	at := -1 // index of the colon in b
 	i := start
 	for {

@@ -9,12 +9,12 @@ func (p *Parser) content() error {
 	text := len(sc.arena) // where the current run of text began
 	brackets := 0         // literal ']' just read: "]]>" is not allowed in text
 	for {
-		i := p.pos
-		for i < len(p.buf) && charClass[p.buf[i]]&cText != 0 {
+		b, i := p.buf, p.pos
+		for i < len(b) && charClass[b[i]]&cText != 0 {
 			i++
 		}
 		if i > p.pos {
-			sc.arena = append(sc.arena, p.buf[p.pos:i]...)
+			sc.arena = append(sc.arena, b[p.pos:i]...)
 			p.pos = i
 			brackets = 0
 		}
@@ -239,12 +239,12 @@ func (p *Parser) slowRune(c byte) (rune, error) {
 func (p *Parser) attrValue(quote byte) error {
 	sc := &p.sc
 	for {
-		i := p.pos
-		for i < len(p.buf) && charClass[p.buf[i]]&cAttr != 0 {
+		b, i := p.buf, p.pos
+		for i < len(b) && charClass[b[i]]&cAttr != 0 {
 			i++
 		}
 		if i > p.pos {
-			sc.arena = append(sc.arena, p.buf[p.pos:i]...)
+			sc.arena = append(sc.arena, b[p.pos:i]...)
 			p.pos = i
 		}
 		c, err := p.next()

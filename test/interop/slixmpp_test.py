@@ -371,6 +371,38 @@ async def sc_subscription(s):
                              "presence of the new resource")
     await b2.presences.expect(is_pres(a.boundjid.full, "available"), "probe answer: contact's presence")
 
+    # a unsubscribes from b (RFC 6121 §3.3): pushes on both sides, b is
+    # told, and a gets unavailable from each of b's resources.
+    ab, bb = a.boundjid.bare, b.boundjid.bare
+    a.send_presence_subscription(bb, ptype="unsubscribe")
+    await a.pushes.expect(is_push(bb, "from"), f"push {bb} subscription=from after unsubscribe")
+    await b.presences.expect(is_pres(ab, "unsubscribe", bare=True), f"unsubscribe from {ab}")
+    await b.pushes.expect(is_push(ab, "to"), f"push {ab} subscription=to for the contact")
+    for r in (b, b2):
+        await a.presences.expect(is_pres(r.boundjid.full, "unavailable"),
+                                 f"unavailable from {r.boundjid.full} after unsubscribe (§3.3.3)")
+    # b keeps its subscription to a: a's presence still reaches b.
+    a.send_presence(pstatus="still visible")
+    await b.presences.expect(lambda p: str(p["from"]) == a.boundjid.full and p["status"] == "still visible",
+                             "a's presence after a unsubscribed from b")
+    await b.barrier()
+    await a.barrier()
+    b.send_presence(pstatus="should not reach a")
+    await b.barrier()
+    await a.barrier()
+    a.presences.absent(lambda p: p["status"] == "should not reach a", "b's presence after unsubscribing from b")
+
+    # a removes b from the roster (§2.5.2): b was subscribed to a, so the
+    # server cancels that with unsubscribed, and b sees a go offline.
+    await a.iq_result(a.del_roster_item(bb), "roster remove of a subscribed contact")
+    await a.pushes.expect(is_push(bb, "remove"), f"push remove {bb}")
+    await b.presences.expect(is_pres(ab, "unsubscribed", bare=True), f"unsubscribed from {ab} after roster remove")
+    await b.pushes.expect(is_push(ab, "none"), f"push {ab} subscription=none for the contact")
+    await b.presences.expect(is_pres(a.boundjid.full, "unavailable"), f"unavailable from {a.boundjid.full} after remove")
+    items = await b.fetch_roster()
+    check(items[ab]["subscription"] == "none", f"b's item for a after remove: {items.get(ab)}")
+    check(bb not in await a.fetch_roster(), f"{bb} still in a's roster after remove")
+
 
 async def sc_presence(s):
     """Presence changes reach subscribed contacts; a resource that goes away,
