@@ -24,28 +24,15 @@ func applyEnv(c *Config, environ map[string]string) error {
 	// env calls OnSet with a field's variable just before parsing its value,
 	// so the parsers below can name the variable when the value is bad.
 	var current string
-	parser := func(parse func(string) (any, error), want string) env.ParserFunc {
-		return func(s string) (any, error) {
-			v, err := parse(s)
-			if err != nil {
-				return nil, invalid(current, fmt.Sprintf("want %s, got %q", want, s))
-			}
-			return v, nil
-		}
-	}
 	err := env.ParseWithOptions(c, env.Options{
 		Prefix:      envPrefix,
 		Environment: environ,
 		OnSet:       func(key string, _ any, _ bool) { current = key },
 		FuncMap: map[reflect.Type]env.ParserFunc{
-			reflect.TypeFor[int]():  parser(func(s string) (any, error) { return strconv.Atoi(s) }, "an integer"),
-			reflect.TypeFor[bool](): parser(func(s string) (any, error) { return strconv.ParseBool(s) }, "true or false"),
-			reflect.TypeFor[float64](): parser(func(s string) (any, error) {
-				return strconv.ParseFloat(s, 64)
-			}, "a number"),
-			reflect.TypeFor[time.Duration](): parser(func(s string) (any, error) {
-				return time.ParseDuration(s)
-			}, `a duration such as "30s"`),
+			reflect.TypeFor[int]():           keyed(&current, "an integer", strconv.Atoi),
+			reflect.TypeFor[bool]():          keyed(&current, "true or false", strconv.ParseBool),
+			reflect.TypeFor[float64]():       keyed(&current, "a number", parseFloat),
+			reflect.TypeFor[time.Duration](): keyed(&current, `a duration such as "30s"`, time.ParseDuration),
 		},
 	})
 	if err != nil {
@@ -55,6 +42,19 @@ func applyEnv(c *Config, environ map[string]string) error {
 	clearEmpty(reflect.ValueOf(c).Elem(), envPrefix, environ)
 	return nil
 }
+
+// keyed wraps parse so that its error is an *Error naming the variable.
+func keyed[T any](key *string, want string, parse func(string) (T, error)) env.ParserFunc {
+	return func(s string) (any, error) {
+		v, err := parse(s)
+		if err != nil {
+			return nil, invalid(*key, fmt.Sprintf("want %s, got %q", want, s))
+		}
+		return v, nil
+	}
+}
+
+func parseFloat(s string) (float64, error) { return strconv.ParseFloat(s, 64) }
 
 // envErrors unwraps env's aggregate into our *Errors where it can.
 func envErrors(err error) error {

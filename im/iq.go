@@ -38,7 +38,7 @@ func (s *Server) iq(ctx context.Context, sess *router.Session, st *stanza.Elemen
 	case to.Local() == "":
 		s.bounce(sess, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
 	case s.isBlocked(ctx, self, to):
-		s.bounce(sess, st, &stanza.Error{Condition: stanza.NotAcceptable, Text: "you have blocked this contact", App: stanza.New("blocked", nsBlockingErrors)})
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.NotAcceptable, Type: stanza.Cancel, Text: "you have blocked this contact", App: stanza.New("blocked", nsBlockingErrors)})
 	case s.isBlocked(ctx, to.Bare(), sess.JID()):
 		s.bounce(sess, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
 	case to.IsBare():

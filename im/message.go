@@ -31,7 +31,7 @@ func (s *Server) message(ctx context.Context, sess *router.Session, st *stanza.E
 		return
 	}
 	if s.isBlocked(ctx, sess.JID().Bare(), to) {
-		s.bounce(sess, st, &stanza.Error{Condition: stanza.NotAcceptable, Text: "you have blocked this contact", App: stanza.New("blocked", nsBlockingErrors)})
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.NotAcceptable, Type: stanza.Cancel, Text: "you have blocked this contact", App: stanza.New("blocked", nsBlockingErrors)})
 		return
 	}
 	s.deliverMessage(ctx, st, sess.JID(), to)

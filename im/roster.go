@@ -115,11 +115,17 @@ func (s *Server) rosterRemove(ctx context.Context, q IQ, owner, contact jid.JID)
 
 // putItem stores an item and pushes it to the owner's interested resources.
 func (s *Server) putItem(ctx context.Context, owner jid.JID, it storage.RosterItem) error {
+	return s.storeItem(ctx, owner, it, true)
+}
+
+// storeItem stores an item, pushing it only when push is set and the item
+// is visible: state a client cannot see (pending-in) changes no roster.
+func (s *Server) storeItem(ctx context.Context, owner jid.JID, it storage.RosterItem, push bool) error {
 	ver, err := s.store.PutRosterItem(ctx, owner.String(), it)
 	if err != nil {
 		return s.internal("roster put", err)
 	}
-	if !it.Hidden {
+	if push && !it.Hidden {
 		s.push(owner, it, ver)
 	}
 	return nil

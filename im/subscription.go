@@ -69,12 +69,13 @@ func (s *Server) outboundSubscription(ctx context.Context, sess *router.Session,
 		}
 	}
 	keep := changed(before, it, found)
+	push := visibleChange(before, it) || !found
 	if !found {
 		// Only a request or a pre-approval creates an item.
 		keep = typ == "subscribe" || (typ == "subscribed" && it.Approved)
 	}
 	if keep {
-		if err := s.putItem(ctx, user, it); err != nil {
+		if err := s.storeItem(ctx, user, it, push); err != nil {
 			s.bounce(sess, st, err.(*stanza.Error))
 			return
 		}
@@ -153,7 +154,7 @@ func (s *Server) inboundSubscription(ctx context.Context, st *stanza.Element, fr
 		deliver = changed(before, it, found)
 	}
 	if (found && changed(before, it, found)) || (!found && typ == "subscribe") {
-		if err := s.putItem(ctx, to, it); err != nil {
+		if err := s.storeItem(ctx, to, it, visibleChange(before, it)); err != nil {
 			return
 		}
 	}
@@ -184,6 +185,12 @@ func (s *Server) item(ctx context.Context, owner, contact jid.JID) (storage.Rost
 func changed(a, b storage.RosterItem, found bool) bool {
 	return !found || a.Subscription != b.Subscription || a.AskOut != b.AskOut ||
 		a.PendingIn != b.PendingIn || a.Approved != b.Approved || a.Hidden != b.Hidden
+}
+
+// visibleChange reports whether a client would see the change in a roster
+// item (pending-in is not part of what the roster shows).
+func visibleChange(a, b storage.RosterItem) bool {
+	return a.Subscription != b.Subscription || a.AskOut != b.AskOut || a.Approved != b.Approved || a.Hidden != b.Hidden
 }
 
 func withFrom(sub string) string {

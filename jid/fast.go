@@ -2,13 +2,15 @@ package jid
 
 import "strings"
 
-// Byte classes for the fast path. A byte is in a class when input made only
-// of such bytes is already canonical for that part: PRECIS and IDNA would
-// return it unchanged (the fuzz target holds the fast path to this).
+// Byte classes for the fast path. A byte is in cLocal, cDomain or cResource
+// when input made only of such bytes is already canonical for that part:
+// PRECIS and IDNA would return it unchanged (the fuzz target holds the fast
+// path to this).
 const (
 	cLocal    = 1 << iota // lowercase ASCII IdentifierClass minus RFC 7622 prohibitions
 	cDomain               // lowercase LDH and '.'
 	cResource             // printable ASCII and space
+	cUpper                // ASCII capitals: not canonical, but plain lowercasing folds them
 )
 
 var class = func() (t [256]uint8) {
@@ -19,6 +21,9 @@ var class = func() (t [256]uint8) {
 		}
 		if 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.' {
 			t[c] |= cDomain
+		}
+		if 'A' <= c && c <= 'Z' {
+			t[c] |= cUpper
 		}
 	}
 	return t
@@ -59,6 +64,16 @@ func allIn(p string, c uint8) bool {
 		}
 	}
 	return true
+}
+
+// foldASCII returns s in lower case if it is a non-empty part of at most
+// maxPart bytes, each in class c or a capital letter: for such input, PRECIS
+// case mapping and UTS #46 mapping both come down to ASCII lowercasing.
+func foldASCII(s string, c uint8) (string, bool) {
+	if !allIn(s, c|cUpper) {
+		return "", false
+	}
+	return strings.ToLower(s), true
 }
 
 // fastDomain reports whether d is lowercase LDH labels that IDNA leaves as

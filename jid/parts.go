@@ -35,11 +35,15 @@ var (
 	errUTF8       = errors.New("invalid UTF-8")
 )
 
-// prepLocal, prepDomain and prepResource return canonical ASCII unchanged
-// and send anything else through full enforcement.
+// prepLocal, prepDomain and prepResource return canonical ASCII unchanged,
+// lowercase ASCII that only differs from canonical in case, and send anything
+// else through full enforcement.
 func prepLocal(s string) (string, error) {
 	if allIn(s, cLocal) {
 		return s, nil
+	}
+	if l, ok := foldASCII(s, cLocal); ok {
+		return l, nil
 	}
 	return enforceLocal(s)
 }
@@ -47,6 +51,9 @@ func prepLocal(s string) (string, error) {
 func prepDomain(s string) (string, error) {
 	if fastDomain(s) {
 		return s, nil
+	}
+	if l, ok := foldASCII(s, cDomain); ok && fastDomain(l) {
+		return l, nil
 	}
 	return enforceDomain(s)
 }

@@ -123,7 +123,7 @@ func (p *Parser) nsString(n ns, s string) string {
 	return p.outer[-n.off-1]
 }
 
-// nsBytes compares namespaces by value, for the duplicate attribute check.
+// nsEqual compares namespaces by value, for the duplicate attribute check.
 func (p *Parser) nsEqual(a, b ns) bool {
 	return p.nsText(a) == p.nsText(b)
 }

@@ -16,8 +16,9 @@ func (e *Element) AppendXML(buf []byte, parentSpace string) []byte {
 	return e.appendXML(buf, parentSpace, false)
 }
 
-// String returns e's XML as it would stand alone, so a stanza shows its
-// namespace (xmlns='jabber:client').
+// String returns e's XML as it would stand alone, so that a stanza shows
+// its namespace (xmlns='jabber:client'). It is meant for logs and tests:
+// elements in NSStream keep their undeclared "stream:" prefix.
 func (e *Element) String() string {
 	return string(e.AppendXML(nil, ""))
 }

@@ -121,3 +121,20 @@ func TestRoundTrip(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { checkRoundTrip(t, []byte(tt.in)) })
 	}
 }
+
+func TestRoundTripEdgeCases(t *testing.T) {
+	for _, in := range []string{
+		// The stream prefix bound to another namespace, on the header or
+		// inside a stanza.
+		`<s:stream xmlns:s='http://etherx.jabber.org/streams' xmlns:stream='urn:o' xmlns='jabber:client'><stream:a stream:b='1'/><s:c/></s:stream>`,
+		clientHeader + `<a xmlns:stream='urn:o'><b xmlns='http://etherx.jabber.org/streams'><stream:c/><d/></b><stream:e/></a>`,
+		// Prefixes declared on the header and used by attributes.
+		`<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback'><db:verify db:x='1' id='2'/>`,
+		// Characters a parser would normalize.
+		clientHeader + "<a b='&#9;&#10;&#13; '>&#13;\r\n&#xD;&#10;</a>",
+		// No namespace at all.
+		`<stream xmlns='http://etherx.jabber.org/streams'><a xmlns=''><b/></a><c/></stream>`,
+	} {
+		checkRoundTrip(t, []byte(in))
+	}
+}

@@ -42,6 +42,7 @@ const (
 	domain = "localhost"
 
 	scenarioTimeout = 60 * time.Second // one client subprocess
+	clientsTimeout  = 90 * time.Second // every client subprocess, together
 	startTimeout    = 20 * time.Second // server start to healthy
 	stopTimeout     = 20 * time.Second // SIGTERM to exit
 )
@@ -95,6 +96,8 @@ func parleyBinary(t *testing.T) string {
 // in parallel, each with its own accounts.
 func TestInterop(t *testing.T) {
 	srv := startParley(t, parleyBinary(t))
+	// However the scenarios hang, the whole run stays bounded.
+	srv.clientsDeadline = time.Now().Add(clientsTimeout)
 	t.Run("clients", func(t *testing.T) {
 		t.Run("slixmpp", func(t *testing.T) {
 			t.Parallel()
@@ -198,6 +201,8 @@ type parleyServer struct {
 	waitErr  error // set before exited is closed
 
 	c2s, c2sTLS, http, cert string // from the log once ready
+
+	clientsDeadline time.Time // no client subprocess runs past it
 }
 
 func startParley(t *testing.T, bin string) *parleyServer {
@@ -339,20 +344,27 @@ func (s *parleyServer) addUsers(t *testing.T, prefix string, n int) []string {
 // everything it printed, unless it exits 0 in time.
 func (s *parleyServer) runClient(t *testing.T, env []string, name string, args ...string) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), scenarioTimeout)
+	deadline := time.Now().Add(scenarioTimeout)
+	if !s.clientsDeadline.IsZero() && s.clientsDeadline.Before(deadline) {
+		deadline = s.clientsDeadline
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	var out syncBuffer
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = append(cleanEnv(), env...)
 	cmd.Stdout = &out
 	cmd.Stderr = &out
+	// At the deadline, SIGINT lets the client print its stanza trace;
+	// SIGKILL follows if it does not exit.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 5 * time.Second
 	start := time.Now()
 	err := cmd.Run()
 	took := time.Since(start).Round(time.Millisecond)
 	switch {
 	case ctx.Err() != nil:
-		t.Errorf("%s %s: killed after %v\n%s", name, args[0], scenarioTimeout, out.String())
+		t.Errorf("%s %s: killed after %v, at its deadline\n%s", name, args[0], took, out.String())
 	case err != nil:
 		t.Errorf("%s %s: %v after %v\n%s", name, args[0], err, took, out.String())
 	default:

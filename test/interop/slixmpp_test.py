@@ -5,7 +5,9 @@ against a running Parley server.
 Run one scenario per process:
 
     /usr/bin/python3 slixmpp_test.py --port 5222 --password secret \
-        --users alice,bob chat
+        --cafile data/tls/selfsigned.crt --users alice,bob chat
+
+(--list prints each scenario and how many accounts it needs.)
 
 The accounts must exist already (interop_test.go creates them with the
 parley CLI). Each scenario asserts what the RFCs and XEPs require, prints
@@ -26,6 +28,7 @@ import uuid
 
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
+from slixmpp.xmlstream import ET
 
 TIMEOUT = 10.0  # one wait: a reply, a pushed stanza, a login
 SCENARIO_TIMEOUT = 45.0  # the whole scenario
@@ -126,7 +129,6 @@ class Client(slixmpp.ClientXMPP):
                 super().abort()
             except AttributeError:
                 pass  # asyncio's SSL transport was already torn down by the peer's close
-
 
     def _roster_update(self, iq):
         if iq["type"] == "set":
@@ -241,6 +243,24 @@ def is_push(jid, subscription=None):
     return pred
 
 
+async def expect_iq_error(c, payload, conditions, what, ito=None, itype="set"):
+    """Send an IQ with a raw payload and check it fails with one of conditions."""
+    iq = c.Iq()
+    iq["type"] = itype
+    if ito:
+        iq["to"] = ito
+    iq.append(ET.fromstring(payload))
+    try:
+        res = await asyncio.wait_for(iq.send(timeout=TIMEOUT), TIMEOUT + 1)
+    except IqError as e:
+        cond = e.iq["error"]["condition"]
+        check(cond in conditions, f"{what}: want {' or '.join(conditions)}, got {cond}: {e.iq}")
+        return
+    except (IqTimeout, asyncio.TimeoutError):
+        raise Failure(f"{what}: no answer in {TIMEOUT}s")
+    raise Failure(f"{what}: want an error ({' or '.join(conditions)}), got {res}")
+
+
 async def subscribe_both(a, b):
     """The full RFC 6121 §3 handshake in both directions, each step checked:
     a subscribes to b, b approves, b subscribes to a, a approves."""
@@ -336,6 +356,24 @@ async def sc_roster(s):
         await r.pushes.expect(is_push(c, "remove"), f"push of removed {c}")
     check(c not in await a2.fetch_roster(), f"{c} still in roster after remove")
 
+    # §2.1.2.5: a subscription value other than remove in a set is ignored.
+    other = s.jid(1)
+    await a1.iq_result(a1.update_roster(other, subscription="both", timeout=TIMEOUT), "roster set with subscription=both")
+    await a1.pushes.expect(is_push(other), f"push of {other}")
+    items = await a1.fetch_roster()
+    check(items[other]["subscription"] == "none",
+          f"roster set with subscription='both' was taken at its word: {items[other]['subscription']}")
+    await a1.iq_result(a1.del_roster_item(other), "roster remove")
+
+    # §2.3.3: a set with two items, or one item listing a group twice, is bad-request.
+    await expect_iq_error(a1, f"""<query xmlns='jabber:iq:roster'><item jid='x1@{s.args.domain}'/>
+        <item jid='x2@{s.args.domain}'/></query>""", ("bad-request",), "roster set with two items")
+    await expect_iq_error(a1, f"""<query xmlns='jabber:iq:roster'><item jid='x3@{s.args.domain}'>
+        <group>G</group><group>G</group></item></query>""", ("bad-request",), "roster item with a duplicate group")
+    # §2.1.5: only the user's own roster: a get addressed to another account fails.
+    await expect_iq_error(a1, "<query xmlns='jabber:iq:roster'/>", ("forbidden", "service-unavailable", "not-allowed"),
+                          "roster get on another user's account", ito=s.jid(1), itype="get")
+
     # §2.3.3: removing an item that is not there is item-not-found.
     try:
         await asyncio.wait_for(a1.del_roster_item(s.jid(2) if len(s.args.users) > 2 else "nobody@" + s.args.domain), TIMEOUT)
@@ -421,7 +459,8 @@ async def sc_presence(s):
     await b.presences.expect(lambda p: str(p["from"]) == b.boundjid.full and p["show"] == "away",
                              "own presence reflected")
 
-    # A clean logout: </stream> after unavailable-less close.
+    # A clean logout, </stream:stream> with no unavailable presence first:
+    # the server broadcasts unavailable on the resource's behalf (§4.5.3).
     full = b.boundjid.full
     await b.logout()
     await a.presences.expect(is_pres(full, "unavailable"), f"unavailable from {full} after clean close")
@@ -459,6 +498,11 @@ async def sc_chat(s):
     check(str(m["from"]) == b.boundjid.full, f"from {m['from']}, want {b.boundjid.full}")
     check(m["type"] == "chat", f"type {m['type']}")
 
+    # A chat message to a resource that is not there goes to the user's
+    # other resources (RFC 6121 §8.5.3.2.1).
+    a.send_message(mto=b.boundjid.bare + "/gone", mbody=f"to gone {token}", mtype="chat")
+    await b.messages.expect(is_msg(body=f"to gone {token}"), "a chat message to an absent resource")
+
     # Non-ASCII and XML-special characters survive the trip.
     body = "ünïcødé <&> \"quotes\" 'apos' 🎉"
     a.send_message(mto=b.boundjid.full, mbody=body, mtype="chat")
@@ -480,6 +524,48 @@ async def sc_chat(s):
               f"IQ to no account: want service-unavailable, got {e.iq['error']['condition']}")
 
 
+async def sc_priority(s):
+    """RFC 6121 §8.5.2: a message to a bare JID goes to non-negative
+    resources only; one to a full JID goes to that resource whatever its
+    priority; with only negative-priority resources online the user counts
+    as offline, so the message waits for a real login."""
+    a = await s.client(0)
+    hi = await s.client(1, "high", presence=False)
+    lo = await s.client(1, "low", presence=False)
+    neg = await s.client(1, "negative", presence=False)
+    for c, prio in ((hi, 5), (lo, 1), (neg, -1)):
+        c.send_presence(ppriority=prio)
+        await c.barrier()
+    token = uuid.uuid4().hex[:8]
+    bare = s.jid(1)
+
+    a.send_message(mto=bare, mbody=f"chat {token}", mtype="chat")
+    a.send_message(mto=bare, mbody=f"normal {token}", mtype="normal")
+    got = {}
+    for body in (f"chat {token}", f"normal {token}"):
+        # Each goes to the most available resource(s) or to all
+        # non-negative ones (§8.5.2.1.1): at least one of them, then.
+        await asyncio.gather(*(c.barrier() for c in (a, hi, lo, neg)))
+        got[body] = [c.boundjid.resource for c in (hi, lo) if c.messages.find(is_msg(body=body))]
+        check(got[body], f"{body!r} to the bare JID reached no non-negative resource")
+        neg.messages.absent(is_msg(body=body), f"{body!r} on a negative-priority resource (§8.5.2.1.1 MUST NOT)")
+    print(f"bare-JID delivery: {got}")
+
+    a.send_message(mto=neg.boundjid.full, mbody=f"direct {token}", mtype="chat")
+    await neg.messages.expect(is_msg(body=f"direct {token}"), "a message to the negative-priority full JID")
+
+    # Only the negative-priority resource left: offline as far as messages go.
+    await hi.logout()
+    await lo.logout()
+    a.send_message(mto=bare, mbody=f"later {token}", mtype="chat")
+    await a.barrier()
+    await neg.barrier()
+    neg.messages.absent(is_msg(body=f"later {token}"), "a bare-JID message on the only, negative-priority, resource")
+    back = await s.client(1, "back")
+    m = await back.messages.expect(is_msg(body=f"later {token}"), "the message stored while only a negative resource was on")
+    check(m.xml.find(f"{{{NS_DELAY}}}delay") is not None, f"stored message without <delay/>: {m}")
+
+
 async def sc_offline(s):
     """A message to an offline user waits on the server and arrives, with a
     XEP-0203 delay element, once they come online."""
@@ -488,13 +574,23 @@ async def sc_offline(s):
     bob = s.jid(1)
     a.send_message(mto=bob, mbody=f"while you were out {token}", mtype="chat")
     a.send_message(mto=bob, mbody=f"second {token}", mtype="chat")
+    # RFC 6121 §8.5.2.2.1: with no available resource, a headline is
+    # silently dropped, and a groupchat message bounces with an error.
+    a.send_message(mto=bob, mbody=f"headline {token}", mtype="headline")
     await a.barrier()
     a.messages.absent(lambda m: m["type"] == "error", "an error for a message to an offline user")
+    a.send_message(mto=bob, mbody=f"groupchat {token}", mtype="groupchat")
+    err = await a.messages.expect(lambda m: m["type"] == "error", "an error for groupchat to an offline user")
+    check(err["body"] in ("", f"groupchat {token}"), f"the error is not for the groupchat message: {err}")
+    print(f"groupchat to an offline user: {err['error']['condition']}")
 
     b = await s.client(1)
     m1 = await b.messages.expect(is_msg(body=f"while you were out {token}"), "first offline message")
     m2 = await b.messages.expect(is_msg(body=f"second {token}"), "second offline message")
     check(b.messages.find(is_msg(body=f"second {token}")) is None, "offline message delivered twice")
+    await b.barrier()
+    b.messages.absent(lambda m: token in (m["body"] or "") and m["type"] in ("headline", "groupchat"),
+                      "a headline or groupchat message stored offline")
     for m in (m1, m2):
         check(m["from"].bare == s.jid(0), f"offline message from {m['from']}")
         delay = m.xml.find(f"{{{NS_DELAY}}}delay")
@@ -689,6 +785,7 @@ SCENARIOS = {
     "presence": (sc_presence, 3),
     "chat": (sc_chat, 2),
     "offline": (sc_offline, 2),
+    "priority": (sc_priority, 2),
     "vcard": (sc_vcard, 2),
     "blocking": (sc_blocking, 2),
     "disco": (sc_disco, 1),
@@ -744,6 +841,11 @@ def main():
         asyncio.run(run(args))
     except Failure as e:
         print(f"FAIL {args.scenario}: {e}")
+        print("--- client trace ---")
+        print(buf.getvalue())
+        return 1
+    except KeyboardInterrupt:  # the Go test's deadline
+        print(f"FAIL {args.scenario}: interrupted (deadline)")
         print("--- client trace ---")
         print(buf.getvalue())
         return 1
