@@ -51,9 +51,9 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 			ss.Deliver(st)
 			return
 		}
-		// §8.5.3.2: no such resource.
+		// §8.5.3.2.1: no such resource.
 		switch typ {
-		case "error":
+		case "error", "headline":
 			return
 		case "groupchat":
 			s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
