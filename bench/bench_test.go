@@ -127,19 +127,19 @@ func checkDelivery(t *testing.T, phase string, d bench.Delivery) {
 }
 
 // TestLoginFailures reports wrong passwords as failures with their SASL
-// condition, and stops before traffic.
+// condition, and stops before anything that needs connections.
 func TestLoginFailures(t *testing.T) {
 	s := testserver.Start(t, testserver.PlainTCP)
 	cfg := smallConfig(s.C2S())
-	cfg.Users, cfg.Phases = 3, []bench.Phase{bench.PhaseLogin}
+	cfg.Users, cfg.Senders = 3, 1
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	rep, err := bench.Run(ctx, cfg)
 	if err == nil {
 		t.Fatal("Run succeeded with no account")
 	}
-	if rep == nil || rep.Phases.Login != nil {
-		t.Errorf("report = %+v, want no login result", rep)
+	if rep == nil || rep.Phases.Login == nil || rep.Phases.Login.Failed != 3 || len(rep.Phases.Login.Errors) == 0 {
+		t.Fatalf("report = %+v, want 3 failed logins", rep)
 	}
 	if !strings.Contains(err.Error(), "not-authorized") {
 		t.Errorf("error %q does not name the SASL condition", err)

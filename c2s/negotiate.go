@@ -145,6 +145,11 @@ func (c *conn) onStartTLS() error {
 		c.out.sendRaw([]byte("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"))
 		return errTLSRefused
 	}
+	if c.parser.Buffered() > 0 {
+		// Bytes pipelined after <starttls/> would be taken as sent inside
+		// TLS (the STARTTLS injection attack, CVE-2011-0411 and kin).
+		return stanza.NewStreamError(stanza.StreamPolicyViolation, "data after <starttls/> before the TLS handshake")
+	}
 	c.out.sendRaw([]byte("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
 	if !c.startTLS() {
 		return errTLSFailed
