@@ -100,6 +100,7 @@ func TestRunInProcess(t *testing.T) {
 	if err := rep.WriteText(&text); err != nil {
 		t.Fatal(err)
 	}
+	t.Log("\n" + text.String())
 	for _, want := range []string{"register", "login", "idle", "throughput", "latency", "p99"} {
 		if !strings.Contains(text.String(), want) {
 			t.Errorf("text report lacks %q:\n%s", want, text.String())
