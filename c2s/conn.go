@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
+	"runtime/debug"
 	"time"
 
 	"github.com/parley-im/parley/jid"
@@ -46,6 +47,13 @@ func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
 func (c *conn) serve() {
 	c.srv.track(c)
 	defer c.finish()
+	defer func() {
+		// A bug must cost one connection, not the server.
+		if r := recover(); r != nil {
+			c.srv.log.Error("c2s: panic serving a connection", "jid", c.user, "panic", r, "stack", string(debug.Stack()))
+			c.Close(stanza.NewStreamError(stanza.StreamInternalError, "internal error"))
+		}
+	}()
 	if c.directTLS {
 		if !c.startTLS() {
 			return

@@ -74,6 +74,7 @@ type Server struct {
 	mu        sync.Mutex // guards conns, perIP, listeners, closing
 	conns     map[*conn]struct{}
 	perIP     map[string]int
+	pending   int // admitted, not yet tracked
 	listeners []net.Listener
 	closing   bool
 	wg        sync.WaitGroup // connection goroutines
@@ -144,25 +145,35 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 func (s *Server) admit(nc net.Conn) bool {
 	ip := remoteIP(nc)
 	s.mu.Lock()
-	ok := !s.closing &&
-		(s.cfg.MaxConns == 0 || len(s.conns) < s.cfg.MaxConns) &&
-		(s.cfg.MaxConnsIP == 0 || s.perIP[ip] < s.cfg.MaxConnsIP)
-	if ok {
+	var why *stanza.StreamError
+	switch {
+	case s.closing:
+		why = stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down")
+	case s.cfg.MaxConns > 0 && len(s.conns)+s.pending >= s.cfg.MaxConns:
+		why = stanza.NewStreamError(stanza.StreamResourceLimit, "the server is at its connection limit")
+	case s.cfg.MaxConnsIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsIP:
+		why = stanza.NewStreamError(stanza.StreamPolicyViolation, "too many connections from your address")
+	default:
 		s.perIP[ip]++
+		s.pending++
 	}
 	s.mu.Unlock()
-	if !ok {
+	if why != nil {
 		s.cfg.Metrics.Refused.Inc()
-		go refuse(nc)
+		host := ""
+		if len(s.cfg.Hosts) > 0 {
+			host = s.cfg.Hosts[0]
+		}
+		go refuse(nc, host, why)
 	}
-	return ok
+	return why == nil
 }
 
-// refuse tells a client over the limit so, without reading from it.
-func refuse(nc net.Conn) {
+// refuse tells a client it is refused, without reading from it.
+func refuse(nc net.Conn, host string, why *stanza.StreamError) {
 	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	buf := appendHeader(nil, "", "", "")
-	buf = stanza.NewStreamError(stanza.StreamPolicyViolation, "too many connections").Element().AppendXML(buf, stanza.NSClient)
+	buf := appendHeader(nil, host, "", "")
+	buf = why.Element().AppendXML(buf, stanza.NSClient)
 	buf = append(buf, "</stream:stream>"...)
 	_, _ = nc.Write(buf)
 	_ = nc.Close()
@@ -170,6 +181,7 @@ func refuse(nc net.Conn) {
 
 func (s *Server) track(c *conn) {
 	s.mu.Lock()
+	s.pending--
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.cfg.Metrics.Connections.Inc()
