@@ -21,6 +21,12 @@ func cmdUser(args []string) int {
 		return 2
 	}
 	sub, args := args[0], args[1:]
+	switch sub {
+	case "add", "del", "passwd", "list":
+	default:
+		fmt.Fprintf(os.Stderr, "parley user: unknown subcommand %q (want add, del, passwd or list)\n", sub)
+		return 2
+	}
 	fs := flag.NewFlagSet("parley user "+sub, flag.ContinueOnError)
 	cfgPath := fs.String("config", "", "configuration file")
 	password := fs.String("password", "", "the password (read from stdin when omitted)")
@@ -119,9 +125,6 @@ func cmdUser(args []string) int {
 			return 1
 		}
 		fmt.Printf("deleted %s\n", user)
-	default:
-		fmt.Fprintf(os.Stderr, "parley user: unknown subcommand %q (want add, del, passwd or list)\n", sub)
-		return 2
 	}
 	return 0
 }
