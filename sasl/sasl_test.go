@@ -6,9 +6,9 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"math/big"
 	"net"
-	"errors"
 	"slices"
 	"testing"
 
