@@ -64,8 +64,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			}
 		}
 	}
-	defer r.close()
-	return r.rep, r.run(ctx)
+	err = r.run(ctx)
+	r.close()
+	r.rep.Problems = r.rep.problems()
+	return r.rep, err
 }
 
 // runner is one run. Its fields belong to the goroutine calling Run,

@@ -44,6 +44,9 @@ func TestRunInProcess(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := rep.Phases
+	if len(rep.Problems) > 0 || len(rep.Warnings) > 0 {
+		t.Errorf("problems %q, warnings %q", rep.Problems, rep.Warnings)
+	}
 	if rep.ServerOwnsListener == nil || !*rep.ServerOwnsListener {
 		t.Errorf("server_owns_listener = %v, want true", rep.ServerOwnsListener)
 	}
@@ -144,6 +147,44 @@ func TestLoginFailures(t *testing.T) {
 	}
 	if !strings.Contains(err.Error(), "not-authorized") {
 		t.Errorf("error %q does not name the SASL condition", err)
+	}
+}
+
+// TestDroppedConnections checks that connections the server drops are
+// reported as problems, and that keepalives prevent the drops: the server
+// pings a connection silent for 300ms and drops it a second later.
+func TestDroppedConnections(t *testing.T) {
+	s := testserver.Start(t, testserver.PlainTCP, func(c *config.Config) {
+		c.Registration.Enabled = true
+		c.Limits.PingInterval = 300 * time.Millisecond
+		c.Limits.PingTimeout = time.Second
+	})
+	for _, tt := range []struct {
+		name      string
+		keepalive time.Duration
+		dropped   bool
+	}{{"keepalive", 100 * time.Millisecond, false}, {"silent", -1, true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := smallConfig(s.C2S())
+			cfg.Users, cfg.Senders, cfg.Rate = 10, 2, 50
+			cfg.Settle, cfg.Keepalive, cfg.Timeout = 3*time.Second, tt.keepalive, 2*time.Second
+			cfg.Duration, cfg.Drain = 500*time.Millisecond, 500*time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			rep, err := bench.Run(ctx, cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := len(rep.Problems) > 0; got != tt.dropped {
+				t.Errorf("problems %q, want some: %v", rep.Problems, tt.dropped)
+			}
+			if i := rep.Phases.Idle; tt.dropped && i.Established != 0 {
+				t.Errorf("idle = %+v, want no connection held", i)
+			}
+			if d := rep.Phases.Throughput.Delivery; tt.dropped && d.StreamsEnded != 4 {
+				t.Errorf("throughput = %+v, want 4 streams ended", d)
+			}
+		})
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
-	"text/tabwriter"
 	"time"
 )
 
@@ -26,7 +24,10 @@ type Report struct {
 	ServerOwnsListener *bool    `json:"server_owns_listener"`
 	NoFileLimit        uint64   `json:"nofile_limit"`
 	Warnings           []string `json:"warnings,omitempty"`
-	Phases             Results  `json:"phases"`
+	// Problems lists the failed checks (failed logins, lost or duplicated
+	// messages, dropped connections); empty when the run is clean.
+	Problems []string `json:"problems"`
+	Phases   Results  `json:"phases"`
 }
 
 // Results holds one entry per phase that ran.
@@ -112,6 +113,9 @@ type Delivery struct {
 	Unexpected   int64 `json:"unexpected"`    // messages the tool did not send
 	ErrorReplies int64 `json:"error_replies"` // type='error' messages bounced back
 	SendErrors   int64 `json:"send_errors"`
+	// StreamsEnded counts participants whose stream ended by the end of
+	// the phase (see the warnings for why).
+	StreamsEnded int `json:"streams_ended"`
 	// Examples name a few lost and duplicated messages as
 	// sender→recipient#seq.
 	LostExamples      []string `json:"lost_examples,omitempty"`
@@ -151,83 +155,33 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	return enc.Encode(r)
 }
 
-// WriteText writes the report as a table for people.
-func (r *Report) WriteText(w io.Writer) error {
-	owns := "unchecked"
-	if r.ServerOwnsListener != nil {
-		owns = map[bool]string{true: "yes", false: "NO"}[*r.ServerOwnsListener]
+// problems lists what the run's checks found wrong.
+func (r *Report) problems() []string {
+	out := []string{}
+	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
+	if o := r.ServerOwnsListener; o != nil && !*o {
+		add("pid %d does not own the listener of %s: the server figures are not the server's", r.ServerPID, r.Addr)
 	}
-	fmt.Fprintf(w, "parley bench %s: %s domain %s, %d users, %s\n", r.Label, r.Addr, r.Domain, r.Users, r.Mechanism)
-	if r.ServerPID > 0 {
-		fmt.Fprintf(w, "server pid %d (owns the listener: %s)\n", r.ServerPID, owns)
-	} else {
-		fmt.Fprintln(w, "no server pid: server CPU and memory not measured")
-	}
-	for _, s := range r.Warnings {
-		fmt.Fprintln(w, "warning:", s)
-	}
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "\nphase\tresult\tserver CPU\ttool CPU\tchecks")
 	p := r.Phases
-	if x := p.Register; x != nil {
-		fmt.Fprintf(tw, "register\t%.0f accounts/s (%d created, %d existed) in %.1fs\t%.2f ms/account, %.0f%%\t%.0f%%\t%d failed\n",
-			x.PerSecond, x.Created, x.Existed, x.Seconds, x.ServerCPUPer, x.ServerCPUPct, x.ToolCPUPct, x.Failed)
+	if x := p.Register; x != nil && x.Failed > 0 {
+		add("register: %d of %d accounts failed", x.Failed, x.Accounts)
 	}
-	if x := p.Login; x != nil {
-		fmt.Fprintf(tw, "login\t%.0f logins/s (%d in %.1fs; p50 %.1f ms, p99 %.1f ms)\t%.3f ms/login, %.0f%%\t%.3f ms/login, %.0f%%\t%d failed\n",
-			x.PerSecond, x.LoggedIn, x.Seconds, x.LoginTime.P50, x.LoginTime.P99, x.ServerCPUPer, x.ServerCPUPct, x.ToolCPUPer, x.ToolCPUPct, x.Failed)
+	if x := p.Login; x != nil && (x.Failed > 0 || x.WarmupFailed > 0) {
+		add("login: %d of %d failed (%d in the warm-up)", x.Failed, x.Users, x.WarmupFailed)
 	}
-	if x := p.Idle; x != nil {
-		fmt.Fprintf(tw, "idle\t%.1f KiB/conn server (%d → %d KiB), %.1f KiB/conn tool\t%.1f%%\t%.1f%%\t%d connections, %d established at server\n",
-			x.ServerRSSPerConnKiB, x.ServerRSSBaselineKiB, x.ServerRSSIdleKiB, x.ToolRSSPerConnKiB, x.ServerCPUPct, x.ToolCPUPct, x.Connections, x.Established)
+	if x := p.Idle; x != nil && x.Established >= 0 && x.Established < x.Connections {
+		add("idle: the server holds %d of the %d connections", x.Established, x.Connections)
 	}
-	if x := p.Throughput; x != nil {
-		fmt.Fprintf(tw, "throughput\t%.0f msgs/s (%d senders, %d in %.1fs)\t%.1f µs/msg, %.0f%%\t%.1f µs/msg, %.0f%%\t%s\n",
-			x.PerSecond, x.Pairs, x.DeliveredInWindow, x.Seconds, x.ServerCPUPer, x.ServerCPUPct, x.ToolCPUPer, x.ToolCPUPct, x.Delivery.checks())
-	}
-	if x := p.Latency; x != nil {
-		l := x.Latency
-		fmt.Fprintf(tw, "latency\tp50 %.2f p90 %.2f p99 %.2f max %.2f ms at %.0f/s (target %.0f)\t%.1f µs/msg, %.0f%%\t%.1f µs/msg, %.0f%%\t%s\n",
-			l.P50, l.P90, l.P99, l.Max, x.AchievedRate, x.TargetRate, x.ServerCPUPer, x.ServerCPUPct, x.ToolCPUPer, x.ToolCPUPct, x.Delivery.checks())
-	}
-	if err := tw.Flush(); err != nil {
-		return err
-	}
-	if p.Register != nil {
-		writeErrors(w, "register", p.Register.Errors)
-	}
-	if p.Login != nil {
-		writeErrors(w, "login", p.Login.Errors)
+	traffic := func(phase string, d *Delivery) {
+		if d.Lost+d.Duplicates+d.Misrouted+d.Unexpected+d.ErrorReplies+d.SendErrors > 0 || d.StreamsEnded > 0 || d.Sent == 0 {
+			add("%s: %s, %d streams ended", phase, d.checks(), d.StreamsEnded)
+		}
 	}
 	if p.Throughput != nil {
-		p.Throughput.writeExamples(w, "throughput")
+		traffic("throughput", &p.Throughput.Delivery)
 	}
 	if p.Latency != nil {
-		p.Latency.writeExamples(w, "latency")
+		traffic("latency", &p.Latency.Delivery)
 	}
-	return nil
-}
-
-func (d *Delivery) checks() string {
-	s := fmt.Sprintf("%d/%d delivered, %d lost, %d dup", d.Delivered, d.Sent, d.Lost, d.Duplicates)
-	if n := d.Misrouted + d.Unexpected + d.ErrorReplies + d.SendErrors; n > 0 {
-		s += fmt.Sprintf(", %d misrouted, %d unexpected, %d error replies, %d send errors",
-			d.Misrouted, d.Unexpected, d.ErrorReplies, d.SendErrors)
-	}
-	return s
-}
-
-func writeErrors(w io.Writer, phase string, errs map[string]int) {
-	for k, v := range errs {
-		fmt.Fprintf(w, "%s error ×%d: %s\n", phase, v, k)
-	}
-}
-
-func (d *Delivery) writeExamples(w io.Writer, phase string) {
-	if len(d.LostExamples) > 0 {
-		fmt.Fprintf(w, "%s lost: %s\n", phase, strings.Join(d.LostExamples, " "))
-	}
-	if len(d.DuplicateExamples) > 0 {
-		fmt.Fprintf(w, "%s duplicated: %s\n", phase, strings.Join(d.DuplicateExamples, " "))
-	}
+	return out
 }

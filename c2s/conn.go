@@ -157,6 +157,11 @@ func (c *conn) handle(el *stanza.Element) error {
 	if c.sess == nil {
 		return c.beforeBind(el)
 	}
+	if c.out.isClosed() {
+		// The stream is ending (replaced by a conflict, shut down): what
+		// the client still sends is not routed under a JID it lost.
+		return nil
+	}
 	if from := el.From(); from != "" {
 		f, err := jid.Parse(from)
 		if err != nil || (f != c.sess.JID() && f != c.user) {

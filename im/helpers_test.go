@@ -211,13 +211,36 @@ type absence struct {
 }
 
 // expectAbsent runs the checks at the same time, so that they share one
-// quiet period.
+// quiet period. Checks of the same client are merged: a client has one
+// reader.
 func expectAbsent(t *testing.T, checks ...absence) {
 	t.Helper()
-	msgs := make([]string, len(checks))
+	var order []*client
+	merged := map[*client][]absence{}
+	for _, ch := range checks {
+		if merged[ch.c] == nil {
+			order = append(order, ch.c)
+		}
+		merged[ch.c] = append(merged[ch.c], ch)
+	}
+	msgs := make([]string, len(order))
 	var wg sync.WaitGroup
-	for i, ch := range checks {
-		wg.Go(func() { msgs[i] = ch.c.none(ch.what, ch.match) })
+	for i, c := range order {
+		list := merged[c]
+		whats := make([]string, len(list))
+		for j, ch := range list {
+			whats[j] = ch.what
+		}
+		wg.Go(func() {
+			msgs[i] = c.none(strings.Join(whats, " or "), func(el *stanza.Element) bool {
+				for _, ch := range list {
+					if ch.match(el) {
+						return true
+					}
+				}
+				return false
+			})
+		})
 	}
 	wg.Wait()
 	for _, m := range msgs {
@@ -273,13 +296,6 @@ func parse(t *testing.T, s string) *stanza.Element {
 }
 
 // Matchers.
-
-// message matches a message from the JID with the body.
-func message(from, body string) func(*stanza.Element) bool {
-	return func(el *stanza.Element) bool {
-		return el.Name == "message" && el.From() == from && bodyOf(el) == body
-	}
-}
 
 // messageBody matches any message with the body.
 func messageBody(body string) func(*stanza.Element) bool {

@@ -55,6 +55,7 @@ func isError(el *stanza.Element) bool { return el.Type() == "error" }
 // with the highest non-negative priority, headlines to all non-negative
 // ones; with no such resource it is stored (XEP-0160), except headlines.
 func TestMessageToBareJID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		typ       string
@@ -104,6 +105,7 @@ func TestMessageToBareJID(t *testing.T) {
 // treated as if sent to the bare JID, groupchat bounces, error is dropped
 // and headline is not delivered elsewhere (§8.5.3.2.1: ignore or error).
 func TestMessageToFullJID(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		to        string
@@ -157,6 +159,7 @@ func TestMessageToFullJID(t *testing.T) {
 // Messages that cannot be delivered come back as errors (RFC 6121 §8.5.1,
 // §8.5.2.1.1; RFC 6120 §10.4 for other domains, with no federation).
 func TestMessageBounces(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		to   string
@@ -192,6 +195,7 @@ func TestMessageBounces(t *testing.T) {
 
 // RFC 6120 §10.3.1: a message without 'to' is for the sender's bare JID.
 func TestMessageWithoutTo(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice"})
 	low := e.online("alice", "low", 1)
 	high := e.online("alice", "high", 5)
@@ -208,6 +212,7 @@ func TestMessageWithoutTo(t *testing.T) {
 // whether the client left it out or gave its bare or full JID; a 'from'
 // that is not the client's ends the stream with <invalid-from/>.
 func TestMessageFromStamped(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		from string // the from the client writes; "" for none
@@ -244,4 +249,42 @@ func TestMessageFromStamped(t *testing.T) {
 		}
 		bob.expectNone("the forged message", messageBody("forged"))
 	})
+}
+
+// XEP-0191 §3.3 on top of §8.5: the blocker is invisible to the blocked
+// sender, who learns only service-unavailable; a user writing to someone
+// they block is told not-acceptable with <blocked/>.
+func TestMessageBlocked(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name    string
+		blocker string // who blocks whom: "bob" blocks alice, "alice" blocks bob
+		cond    stanza.Condition
+		app     bool // carries <blocked xmlns='urn:xmpp:blocking:errors'/>
+	}{
+		{"recipient blocks the sender", "bob", stanza.ServiceUnavailable, false},
+		{"sender blocks the recipient", "alice", stanza.NotAcceptable, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, []string{"alice", "bob"})
+			alice := e.login("alice", "pc")
+			bob := e.online("bob", "pc", 0)
+			if tt.blocker == "bob" {
+				bob.block("alice@localhost")
+			} else {
+				alice.block("bob@localhost")
+			}
+			alice.send("<message to='bob@localhost' type='chat' id='b1'><body>blocked?</body></message>")
+			el := alice.expect(string(tt.cond), errorWithBody("blocked?", tt.cond))
+			if got := el.Child("error", "").Child("blocked", "urn:xmpp:blocking:errors") != nil; got != tt.app {
+				t.Errorf("<blocked/> in the error: %v, want %v: %s", got, tt.app, el)
+			}
+			bob.expectNone("the message", messageBody("blocked?"))
+			if n := e.offline("bob"); n != 0 {
+				t.Errorf("%d messages stored for bob", n)
+			}
+		})
+	}
 }

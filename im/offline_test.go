@@ -12,6 +12,7 @@ import (
 // XEP-0160 §3 and XEP-0334: what is kept for a user with no available
 // resource. Every case writes to its own offline user.
 func TestOfflineWhatIsStored(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name   string
 		stanza string // %s is the recipient
@@ -57,6 +58,7 @@ func TestOfflineWhatIsStored(t *testing.T) {
 // when it binds a resource; a second resource coming online later does not
 // get them again.
 func TestOfflineDeliveredAtInitialPresence(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice", "bob"})
 	alice := e.login("alice", "pc")
 	before := time.Now().Add(-time.Second)
@@ -115,6 +117,7 @@ func TestOfflineDeliveredAtInitialPresence(t *testing.T) {
 // XEP-0160 §3: the messages wait for a resource with non-negative
 // priority; a negative initial presence does not take them.
 func TestOfflineNegativePriority(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		// then runs after bob/neg came online with priority -1.
@@ -150,6 +153,7 @@ func TestOfflineNegativePriority(t *testing.T) {
 // limits.max_offline_messages bounds the store per user; beyond it the
 // sender gets service-unavailable (XEP-0160 §4), and 0 stores nothing.
 func TestOfflineQuota(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		limit   int
 		send    int
@@ -186,7 +190,7 @@ func TestOfflineQuota(t *testing.T) {
 				bob.expect(fmt.Sprintf("stored m%d", i), messageBody(fmt.Sprintf("m%d", i)))
 			}
 			if tt.stored < tt.send {
-				bob.expectNone("a message beyond the quota", messageBody(fmt.Sprintf("m%d", tt.stored)))
+				bob.expectNone("message beyond the quota", messageBody(fmt.Sprintf("m%d", tt.stored)))
 			}
 		})
 	}

@@ -47,7 +47,7 @@ func (s *Server) broadcast(ctx context.Context, sess *router.Session, st *stanza
 			prio = n
 		}
 	}
-	wasAvailable, _ := sess.Available()
+	wasAvailable, prevPrio := sess.Available()
 	if !available && !wasAvailable {
 		return
 	}
@@ -80,6 +80,10 @@ func (s *Server) broadcast(ctx context.Context, sess *router.Session, st *stanza
 		return
 	}
 	if !initial {
+		if prio >= 0 && prevPrio < 0 {
+			// Offline messages wait for a non-negative priority (XEP-0160).
+			s.deliverOffline(ctx, sess)
+		}
 		return
 	}
 	// Initial presence: probe the contacts we are subscribed to, show the

@@ -36,6 +36,7 @@ func groupsOf(it *stanza.Element) []string {
 
 // RFC 6121 §2.2 and XEP-0237 §3: roster get, with and without a version.
 func TestRosterGet(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice"})
 	alice := e.login("alice", "pc")
 
@@ -63,7 +64,7 @@ func TestRosterGet(t *testing.T) {
 	tests := []struct {
 		name      string
 		ver       string // "-" for no ver attribute
-		wantItems int      // -1: empty result, no query
+		wantItems int    // -1: empty result, no query
 	}{
 		{"no ver attribute", "-", 1},
 		{"empty ver: send everything", "", 1},
@@ -105,6 +106,7 @@ func TestRosterGet(t *testing.T) {
 // to every interested resource (one that fetched the roster), including
 // the sender, and to no other; each change raises the version.
 func TestRosterSetPushes(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice"})
 	setter := e.online("alice", "setter", 0)
 	other := e.online("alice", "other", 0)
@@ -173,6 +175,7 @@ func TestRosterSetPushes(t *testing.T) {
 // RFC 6121 §2.5: removing an item pushes subscription='remove'; removing
 // what is not there is item-not-found.
 func TestRosterRemove(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice"})
 	a := e.online("alice", "a", 0)
 	b := e.online("alice", "b", 0)
@@ -219,6 +222,7 @@ func TestRosterRemove(t *testing.T) {
 
 // RFC 6121 §2.3.3: bad roster sets are refused and change nothing.
 func TestRosterSetErrors(t *testing.T) {
+	t.Parallel()
 	long := strings.Repeat("x", 2000)
 	tests := []struct {
 		name  string

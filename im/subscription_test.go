@@ -39,6 +39,7 @@ func checkItem(t *testing.T, c *client, contact, want string) {
 
 // RFC 6121 §3.1: the whole handshake, both ways, step by step.
 func TestSubscriptionHandshake(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice", "bob"})
 	alice := e.online("alice", "pc", 0)
 	bob := e.online("bob", "pc", 0)
@@ -85,12 +86,44 @@ func TestSubscriptionHandshake(t *testing.T) {
 	// server, without bothering the contact or changing anything.
 	alice.send("<presence to='bob@localhost' type='subscribe'/>")
 	alice.sync()
-	bob.expectNone("a request bob already approved", presence("alice@localhost", "subscribe"))
+	bob.expectNone("request bob already approved", presence("alice@localhost", "subscribe"))
 	checkItem(t, alice, "bob@localhost", "both")
+}
+
+// RFC 6121 §3.1.2-3: subscription stanzas travel between bare JIDs, even
+// when the client names a full JID, and keep their content (a status, a
+// nick).
+func TestSubscriptionStanzaAddressing(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"alice", "bob"})
+	alice := e.online("alice", "pc", 0)
+	bob := e.online("bob", "pc", 0)
+	alice.send("<presence to='bob@localhost/pc' type='subscribe' id='s1'><status>it is me</status><nick xmlns='http://jabber.org/protocol/nick'>Al</nick></presence>")
+	req := bob.expect("the request", presence("alice@localhost", "subscribe"))
+	if req.To() != "bob@localhost" {
+		t.Errorf("request to=%q, want bob@localhost", req.To())
+	}
+	check := func(req *stanza.Element) {
+		t.Helper()
+		if s := req.Child("status", ""); s == nil || s.Text() != "it is me" {
+			t.Errorf("request lost its status: %s", req)
+		}
+		if req.Child("nick", "http://jabber.org/protocol/nick") == nil {
+			t.Errorf("request lost its nick: %s", req)
+		}
+	}
+	check(req)
+
+	bob.send("<presence to='alice@localhost/pc' type='subscribed'/>")
+	ok := alice.expect("the approval", presence("bob@localhost", "subscribed"))
+	if ok.To() != "alice@localhost" {
+		t.Errorf("approval to=%q, want alice@localhost", ok.To())
+	}
 }
 
 // RFC 6121 §3.2, §3.3: cancelling and unsubscribing, from several states.
 func TestSubscriptionCancel(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name      string
 		setup     func(t *testing.T, alice, bob *client)
@@ -194,6 +227,7 @@ func TestSubscriptionCancel(t *testing.T) {
 // RFC 6121 §3.4: a pre-approved request is approved by the server without
 // the contact seeing it.
 func TestSubscriptionPreApproval(t *testing.T) {
+	t.Parallel()
 	e := start(t, []string{"alice", "bob"})
 	alice := e.online("alice", "pc", 0)
 	bob := e.online("bob", "pc", 0)
@@ -208,7 +242,7 @@ func TestSubscriptionPreApproval(t *testing.T) {
 	if it := pushItem(p); it.Attr("approved") != "true" || it.Attr("subscription") != "none" {
 		t.Errorf("pre-approval pushed %s, want subscription='none' approved='true'", it)
 	}
-	alice.expectNone("a 'subscribed' before alice asked", presence("bob@localhost", "subscribed"))
+	alice.expectNone("'subscribed' before alice asked", presence("bob@localhost", "subscribed"))
 
 	alice.send("<presence to='bob@localhost' type='subscribe'/>")
 	alice.expect("the automatic approval", presence("bob@localhost", "subscribed"))
@@ -223,42 +257,64 @@ func TestSubscriptionPreApproval(t *testing.T) {
 }
 
 // RFC 6121 §3.1.3: a request that arrives while the contact is offline is
-// delivered when the contact sends initial presence, and again at every
-// login until answered.
+// delivered when the contact sends initial presence (not at bind), and
+// again at every login until answered; once answered, no more.
 func TestSubscriptionRequestRedelivered(t *testing.T) {
-	e := start(t, []string{"alice", "bob"})
-	alice := e.online("alice", "pc", 0)
-	alice.send("<presence to='bob@localhost' type='subscribe'/>")
-	alice.sync()
-
-	for _, res := range []string{"first", "second"} {
-		bob := e.login("bob", res)
-		bob.expectNone("the request before initial presence", presence("alice@localhost", "subscribe"))
-		bob.send("<presence/>")
-		bob.expect("the pending request at initial presence", presence("alice@localhost", "subscribe"))
-		checkItem(t, bob, "alice@localhost", "(absent)")
-		if err := bob.c.Close(); err != nil {
-			t.Fatal(err)
-		}
-		e.waitGone("bob")
+	t.Parallel()
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, e *env) // bob is offline when it ends
+	}{
+		{"requester not in the roster", func(t *testing.T, e *env) {}},
+		{"requester in the roster without subscription", func(t *testing.T, e *env) {
+			bob := e.login("bob", "setup")
+			if _, err := bob.request("<iq type='set'><query xmlns='jabber:iq:roster'><item jid='alice@localhost' name='Alice'/></query></iq>"); err != nil {
+				t.Fatalf("roster set: %v", err)
+			}
+			bob.c.Close()
+			e.waitGone("bob")
+		}},
 	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			e := start(t, []string{"alice", "bob"})
+			tt.setup(t, e)
+			alice := e.online("alice", "pc", 0)
+			alice.send("<presence to='bob@localhost' type='subscribe'><status>it is me</status></presence>")
+			alice.sync()
 
-	bob := e.online("bob", "third", 0)
-	bob.roster()
-	bob.send("<presence to='alice@localhost' type='subscribed'/>")
-	bob.expect("push from", pushState("alice@localhost", "from"))
-	alice.expect("the approval", presence("bob@localhost", "subscribed"))
-	bob.c.Close()
-	e.waitGone("bob")
+			for _, res := range []string{"first", "second"} {
+				bob := e.login("bob", res)
+				bob.expectNone("request before initial presence", presence("alice@localhost", "subscribe"))
+				bob.send("<presence/>")
+				req := bob.expect("the pending request at initial presence", presence("alice@localhost", "subscribe"))
+				if s := req.Child("status", ""); s == nil || s.Text() != "it is me" || req.To() != "bob@localhost" {
+					t.Errorf("redelivered request %s, want to=bob@localhost with the original status", req)
+				}
+				bob.c.Close()
+				e.waitGone("bob")
+			}
 
-	again := e.login("bob", "fourth")
-	again.send("<presence/>")
-	again.expectNone("an answered request", presence("alice@localhost", "subscribe"))
+			bob := e.online("bob", "third", 0)
+			bob.roster()
+			bob.send("<presence to='alice@localhost' type='subscribed'/>")
+			bob.expect("push from", pushState("alice@localhost", "from"))
+			alice.expect("the approval", presence("bob@localhost", "subscribed"))
+			bob.c.Close()
+			e.waitGone("bob")
+
+			again := e.login("bob", "fourth")
+			again.send("<presence/>")
+			again.expectNone("an answered request", presence("alice@localhost", "subscribe"))
+		})
+	}
 }
 
 // RFC 6121 §3.1.3: asking a contact that does not exist comes back as
 // "unsubscribed"; a contact on another domain cannot be reached.
 func TestSubscribeUnreachable(t *testing.T) {
+	t.Parallel()
 	t.Run("no such user", func(t *testing.T) {
 		t.Parallel()
 		e := start(t, []string{"alice"})
@@ -281,6 +337,7 @@ func TestSubscribeUnreachable(t *testing.T) {
 // directions; the contact's server sees unsubscribe and/or unsubscribed
 // and the contact's roster reflects it.
 func TestRosterRemoveCancelsSubscriptions(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		setup func(t *testing.T, alice, bob *client)

@@ -26,7 +26,7 @@ func (s *SQL) Roster(ctx context.Context, owner string) ([]RosterItem, int64, er
 		return nil, 0, s.fail("roster", err)
 	}
 	rows, err := tx.QueryContext(ctx, s.d.q(`SELECT `+rosterColumns+` FROM roster_items
-		WHERE owner = ? AND NOT hidden ORDER BY contact`), owner)
+		WHERE owner = ? ORDER BY contact`), owner)
 	if err != nil {
 		return nil, 0, s.fail("roster", err)
 	}

@@ -87,7 +87,9 @@ type Store interface {
 	Accounts(ctx context.Context, domain string) ([]string, error)
 
 	// Roster. Every change bumps the owner's roster version and returns
-	// the new one (XEP-0237); versions only grow.
+	// the new one (XEP-0237); versions only grow. Roster returns hidden
+	// items too (they carry pending requests); what a client is shown is
+	// the caller's business.
 	Roster(ctx context.Context, owner string) (items []RosterItem, version int64, err error)
 	RosterItem(ctx context.Context, owner, contact string) (RosterItem, error) // ErrNotFound
 	PutRosterItem(ctx context.Context, owner string, item RosterItem) (version int64, err error)

@@ -30,6 +30,11 @@ order, whichever are listed:
 idle, throughput and latency imply login. Give --server-pid to measure the
 server's CPU and memory; the tool always reports its own.
 
+Exit status: 0 clean run; 1 the run failed; 2 bad flags; 3 the run completed
+but its checks found problems (failed logins, lost or duplicated messages,
+dropped connections), listed in the report. The JSON is written in every
+case where there is a report.
+
 Example:
   parley bench --addr 127.0.0.1:5222 --domain localhost --server-pid PID \
     --users 10000 --user-prefix bench --password benchpass \
@@ -135,6 +140,9 @@ func cmdBench(args []string) int {
 			fmt.Fprintln(os.Stderr, "parley bench:", err)
 			status = 1
 		}
+	}
+	if status == 0 && len(rep.Problems) > 0 {
+		status = 3
 	}
 	return status
 }

@@ -2,14 +2,12 @@ package bench
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -21,28 +19,6 @@ const (
 
 // maxExamples bounds the lost and duplicated messages a report names.
 const maxExamples = 10
-
-// nsPing is XEP-0199, which the readers answer.
-const nsPing = "urn:xmpp:ping"
-
-// crowd is the clients taking part in traffic: sender s (user s, for s in
-// [0, Senders)) sends to its partner, user s+Senders, addressed by full
-// JID. Each of them runs one reader goroutine; the other logged-in users
-// stay idle and cost no goroutine. Set up by the first traffic phase; the
-// readers end when the run closes the connections.
-type crowd struct {
-	r       *runner
-	clients []*xmppclient.Client // the runner's, read-only
-	senders int
-	jids    []string // full JIDs of users [0, 2·senders); "" when not logged in
-	thr     *load    // the throughput phase's messages
-	lat     *load    // the latency phase's messages
-	// current is the phase running, which is charged with stanzas that
-	// name no phase.
-	current atomic.Pointer[load]
-	acks    atomic.Int64 // initial presences echoed back (RFC 6121 §4.2.2)
-	readers []<-chan error
-}
 
 // load is the messages of one traffic phase. Written by the readers and
 // the sending goroutine through atomics and each flow's mutex.
@@ -74,61 +50,6 @@ type flow struct {
 	got  int64
 	dups int64
 	lat  []int64 // ns from write to arrival, for a timed load
-}
-
-// setupCrowd starts the readers of the traffic participants and sends
-// their initial presence, once per run.
-func (r *runner) setupCrowd(ctx context.Context) (*crowd, error) {
-	if r.crowd != nil {
-		return r.crowd, nil
-	}
-	s := r.cfg.Senders
-	c := &crowd{r: r, clients: r.clients, senders: s, jids: make([]string, 2*s)}
-	for u := range c.jids {
-		if cl := r.clients[u]; cl != nil {
-			c.jids[u] = cl.JID().String()
-		}
-	}
-	perFlow := 0
-	if r.cfg.has(PhaseLatency) {
-		perFlow = int(r.cfg.Rate*r.cfg.Duration.Seconds())/s + 16
-	}
-	c.thr = c.newLoad(tagThroughput, false, 0)
-	c.lat = c.newLoad(tagLatency, true, perFlow)
-	pairs := 0
-	for _, f := range c.thr.flows {
-		if f != nil {
-			pairs++
-		}
-	}
-	if pairs == 0 {
-		return nil, fmt.Errorf("no sender and partner both logged in")
-	}
-	r.crowd = c
-	presence := stanza.New("presence", stanza.NSClient).Append(stanza.New("priority", stanza.NSClient).SetText("0"))
-	want := int64(0)
-	for u, j := range c.jids {
-		if j == "" {
-			continue
-		}
-		c.readers = append(c.readers, r.clients[u].StartReader(context.Background(), func(el *stanza.Element) { c.handle(u, el) }))
-		if err := r.clients[u].Send(presence); err != nil {
-			return nil, fmt.Errorf("initial presence of %s: %w", j, err)
-		}
-		want++
-	}
-	// Wait for the echoes, so no message races the presence; a server
-	// that does not echo costs only this wait.
-	deadline := time.Now().Add(r.cfg.Timeout)
-	for c.acks.Load() < want && time.Now().Before(deadline) {
-		if !sleep(ctx, 10*time.Millisecond) {
-			return nil, ctx.Err()
-		}
-	}
-	if n := c.acks.Load(); n < want {
-		r.warn("%d of %d participants got no echo of their initial presence", want-n, want)
-	}
-	return c, nil
 }
 
 func (c *crowd) newLoad(tag byte, timed bool, latCap int) *load {
@@ -175,61 +96,6 @@ func (c *crowd) send(ld *load, f *flow) {
 	if err := c.clients[f.sender].Send(msg); err != nil {
 		f.failed.Add(1)
 		ld.sendErrors.Add(1)
-	}
-}
-
-// handle is the reader of user u.
-func (c *crowd) handle(u int, el *stanza.Element) {
-	switch el.Name {
-	case "message":
-		c.onMessage(u, el)
-	case "presence":
-		if el.From() == c.jids[u] && el.Type() == "" {
-			c.acks.Add(1)
-		}
-	case "iq":
-		c.onIQ(u, el)
-	}
-}
-
-func (c *crowd) onMessage(u int, el *stanza.Element) {
-	now := int64(time.Since(c.r.epoch))
-	ld, s, seq, at, ok := c.parse(el)
-	if el.Type() == "error" {
-		if ld == nil {
-			ld = c.current.Load()
-		}
-		if ld != nil {
-			ld.errorReplies.Add(1)
-		}
-		return
-	}
-	if !ok {
-		if cur := c.current.Load(); cur != nil {
-			cur.unexpected.Add(1)
-		}
-		return
-	}
-	f := ld.flows[s]
-	if u != s+c.senders {
-		ld.misrouted.Add(1)
-		return
-	}
-	fresh, known := f.receive(seq, now-at, ld.timed)
-	switch {
-	case !known:
-		ld.unexpected.Add(1)
-	case !fresh:
-		ld.mu.Lock()
-		if len(ld.dupExamples) < maxExamples {
-			ld.dupExamples = append(ld.dupExamples, f.name+"#"+strconv.FormatInt(seq, 10))
-		}
-		ld.mu.Unlock()
-	default:
-		ld.delivered.Add(1)
-		if ld.chain.Load() {
-			c.send(ld, f)
-		}
 	}
 }
 
@@ -287,20 +153,13 @@ func (f *flow) receive(seq, lat int64, timed bool) (fresh, known bool) {
 	return true, true
 }
 
-// onIQ answers pings, so that a server checking for dead connections
-// keeps the participants, and refuses other requests as RFC 6120 §8.2.3
-// asks.
-func (c *crowd) onIQ(u int, el *stanza.Element) {
-	var reply *stanza.Element
-	switch {
-	case el.Type() == "get" && el.Child("ping", nsPing) != nil:
-		reply = stanza.Result(el)
-	case el.Type() == "get" || el.Type() == "set":
-		reply = stanza.ErrorReply(el, &stanza.Error{Condition: stanza.ServiceUnavailable})
-	default:
-		return
+// noteDuplicate keeps a few duplicates to name in the report.
+func (ld *load) noteDuplicate(f *flow, seq int64) {
+	ld.mu.Lock()
+	defer ld.mu.Unlock()
+	if len(ld.dupExamples) < maxExamples {
+		ld.dupExamples = append(ld.dupExamples, f.name+"#"+strconv.FormatInt(seq, 10))
 	}
-	_ = c.clients[u].Send(reply)
 }
 
 // pending is how many messages of ld are neither delivered nor failed.
@@ -330,6 +189,7 @@ func (c *crowd) drain(ctx context.Context, ld *load) {
 // delivery accounts for every message of ld.
 func (c *crowd) delivery(ld *load) Delivery {
 	d := Delivery{
+		StreamsEnded: c.checkReaders(),
 		Senders:      c.senders,
 		PresenceAcks: int(c.acks.Load()),
 		Delivered:    ld.delivered.Load(),
@@ -368,18 +228,4 @@ func (ld *load) latencies() []int64 {
 		f.mu.Unlock()
 	}
 	return out
-}
-
-// wait collects the readers' ends once the connections are closed;
-// bounded, since Close closes the socket under a stuck reader.
-func (c *crowd) wait() {
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	for _, ch := range c.readers {
-		select {
-		case <-ch:
-		case <-t.C:
-			return
-		}
-	}
 }
