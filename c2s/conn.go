@@ -107,6 +107,11 @@ func (c *conn) finish() {
 // ends or fails.
 func (c *conn) readLoop() error {
 	for {
+		if c.sess != nil && c.parser.Release() {
+			if err := c.idle.waitReadable(); err != nil {
+				return err
+			}
+		}
 		el, header, err := c.parser.Next()
 		if err != nil {
 			return err

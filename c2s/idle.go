@@ -3,6 +3,7 @@ package c2s
 import (
 	"errors"
 	"net"
+	"syscall"
 	"time"
 
 	"github.com/parley-im/parley/stanza"
@@ -13,7 +14,6 @@ import (
 // authentication timeout; after binding, a client silent for the ping
 // interval gets an XEP-0199 ping, and one silent for the ping timeout after
 // that is gone (RFC 6120 §4.6.3: the server checks for dead connections).
-//
 // With limits.idle_timeout set, a bound client silent that long is closed
 // even if it answers pings.
 type idleReader struct {
@@ -24,6 +24,43 @@ type idleReader struct {
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
+	return r.do(func() (int, error) { return r.c.nc.Read(p) })
+}
+
+// waitReadable blocks until the connection has bytes to read, holding no
+// buffer meanwhile, so that an idle connection costs only its goroutine
+// and a few small structs. It applies the same deadlines as Read. On
+// connections that cannot wait without reading (TLS), it returns at once.
+func (r *idleReader) waitReadable() error {
+	sc, ok := r.c.nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	_, err = r.do(func() (int, error) {
+		// Peek one byte without blocking: bytes (or EOF, or an error)
+		// mean readable; EAGAIN makes the runtime park us in the poller
+		// until the socket becomes readable, then ask again. Peeking
+		// first matters: the poller is edge-triggered, and bytes already
+		// in the kernel buffer would not wake us.
+		var one [1]byte
+		err := raw.Read(func(fd uintptr) bool {
+			_, _, err := syscall.Recvfrom(int(fd), one[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			return err != syscall.EAGAIN && err != syscall.EWOULDBLOCK && err != syscall.EINTR
+		})
+		if err != nil {
+			return 0, err
+		}
+		return 1, nil
+	})
+	return err
+}
+
+// do runs one blocking read operation under the idle policy.
+func (r *idleReader) do(op func() (int, error)) (int, error) {
 	c := r.c
 	cfg := &c.srv.cfg
 	for {
@@ -31,7 +68,7 @@ func (r *idleReader) Read(p []byte) (int, error) {
 			_ = c.nc.SetReadDeadline(time.Now().Add(r.wait()))
 			r.armed = true
 		}
-		n, err := c.nc.Read(p)
+		n, err := op()
 		if n > 0 || err == nil {
 			r.pinged, r.armed = false, false
 			if cfg.IdleTimeout > 0 {

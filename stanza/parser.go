@@ -6,6 +6,7 @@ import (
 	"io"
 	"reflect"
 	"strconv"
+	"sync"
 )
 
 // Limits bound what one peer can make the parser hold. A zero (or
@@ -116,6 +117,12 @@ func NewParser(r io.Reader, lim Limits) *Parser {
 // connection over the old one), buffered bytes are dropped: they were
 // sent before the switch and must not be taken as sent after it.
 func (p *Parser) Reset(r io.Reader) {
+	if p.br == nil {
+		if r != nil {
+			p.src = r
+		}
+		p.acquire()
+	}
 	if r == nil || sameReader(r, p.src) {
 		p.br.Discard(p.pos)
 	} else {
@@ -131,6 +138,9 @@ func (p *Parser) Reset(r io.Reader) {
 // pipelined before the TLS handshake and must be treated as an attack.
 func (p *Parser) Buffered() int {
 	// buf is a prefix of br's buffered bytes.
+	if p.br == nil {
+		return 0
+	}
 	return p.br.Buffered() - p.pos
 }
 
@@ -158,6 +168,9 @@ func (p *Parser) restart() {
 func (p *Parser) Next() (el *Element, header bool, err error) {
 	if p.err != nil {
 		return nil, false, p.err
+	}
+	if p.br == nil {
+		p.acquire()
 	}
 	switch p.state {
 	case stateHeader:
@@ -187,4 +200,50 @@ func notWellFormed(text string) error { return streamErr(NotWellFormed, text) }
 func (p *Parser) tooBig() error {
 	return streamErr(StreamPolicyViolation,
 		"stanza larger than "+strconv.Itoa(p.lim.MaxStanzaBytes)+" bytes")
+}
+
+// readerPool and scratchPool hold the read buffers and working memory of
+// parsers that Release them while their connection is idle, so that many
+// idle connections share a few buffers instead of holding one each.
+var (
+	readerPool  = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, readBufferSize) }}
+	scratchPool sync.Pool // of *scratch
+)
+
+// Release gives the parser's read buffer and working memory back to shared
+// pools when it is between top-level elements with nothing buffered; the
+// next call to Next takes them again. It reports whether it released
+// (false when bytes are pending, mid-stream-header or after an error).
+// The caller should then wait for the connection to become readable
+// without a buffer of its own, or the saving is lost at the next read.
+func (p *Parser) Release() bool {
+	if p.br == nil {
+		return true
+	}
+	if p.err != nil || p.state != stateStream || p.Buffered() != 0 {
+		return false
+	}
+	p.br.Discard(len(p.buf))
+	p.off += int64(len(p.buf))
+	p.buf, p.pos = nil, 0
+	p.br.Reset(nil)
+	readerPool.Put(p.br)
+	p.br = nil
+	if p.sc.arena != nil {
+		sc := new(scratch)
+		*sc = p.sc
+		sc.reset()
+		scratchPool.Put(sc)
+		p.sc = scratch{}
+	}
+	return true
+}
+
+// acquire takes back what Release gave away.
+func (p *Parser) acquire() {
+	p.br = readerPool.Get().(*bufio.Reader)
+	p.br.Reset(p.src)
+	if v, ok := scratchPool.Get().(*scratch); ok {
+		p.sc = *v
+	}
 }
