@@ -43,26 +43,51 @@ func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
 	return c
 }
 
-// serve runs the connection to its end.
-func (c *conn) serve() {
+// serve runs the connection to its end; done is called when it is over.
+// Negotiation runs on the calling goroutine and the bound session on a
+// fresh one (see errHandoff).
+func (c *conn) serve(done func()) {
 	c.srv.track(c)
-	defer c.finish()
-	defer func() {
-		// A bug must cost one connection, not the server.
-		if r := recover(); r != nil {
-			c.srv.log.Error("c2s: panic serving a connection", "jid", c.user, "panic", r, "stack", string(debug.Stack()))
-			c.Close(stanza.NewStreamError(stanza.StreamInternalError, "internal error"))
-		}
-	}()
-	if c.directTLS {
-		if !c.startTLS() {
-			return
-		}
+	if c.directTLS && !c.startTLS() {
+		c.finish()
+		done()
+		return
 	}
 	c.idle = &idleReader{c: c}
 	c.parser = stanza.NewParser(c.idle, c.srv.cfg.Limits)
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
-	err := c.readLoop()
+	c.run(done)
+}
+
+// errHandoff ends the negotiating goroutine once the resource is bound.
+// Negotiation (SASL, storage look-ups) grows a goroutine's stack to tens of
+// KiB, and the runtime only shrinks it at garbage collections, which an
+// idle server rarely has; a fresh goroutine for the long-lived session
+// starts small and stays small while idle.
+var errHandoff = errors.New("c2s: continue on a fresh goroutine")
+
+// run reads until the stream ends, then closes it as the cause requires.
+func (c *conn) run(done func()) {
+	var err error
+	defer func() {
+		// A bug must cost one connection, not the server.
+		if r := recover(); r != nil {
+			c.srv.log.Error("c2s: panic serving a connection", "jid", c.user, "panic", r, "stack", string(debug.Stack()))
+			err = stanza.NewStreamError(stanza.StreamInternalError, "internal error")
+		}
+		if err == errHandoff {
+			go c.run(done)
+			return
+		}
+		c.end(err)
+		c.finish()
+		done()
+	}()
+	err = c.readLoop()
+}
+
+// end closes the stream after the read loop stopped with err.
+func (c *conn) end(err error) {
 	var se *stanza.StreamError
 	switch {
 	case errors.As(err, &se):
@@ -125,8 +150,12 @@ func (c *conn) readLoop() error {
 		if c.streamID == "" {
 			return stanza.NewStreamError(stanza.NotWellFormed, "expected a stream header")
 		}
+		bound := c.sess != nil
 		if err := c.handle(el); err != nil {
 			return err
+		}
+		if !bound && c.sess != nil {
+			return errHandoff
 		}
 	}
 }

@@ -132,11 +132,10 @@ func (s *Server) Serve(l net.Listener, directTLS bool) error {
 		}
 		c := newConn(s, nc, directTLS)
 		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			c.serve()
+		go c.serve(func() {
 			s.forget(c)
-		}()
+			s.wg.Done()
+		})
 	}
 }
 

@@ -208,7 +208,10 @@ func (fc *fakeConn) sasl(el *stanza.Element) {
 				return scram.StoredCredentials{}, errors.New("no such user")
 			}
 			cl, _ := h.NewClient(user, fc.s.pass, "")
-			sc := cl.GetStoredCredentials(scram.KeyFactors{Salt: "NaCl", Iters: fc.s.iters})
+			sc, err := cl.GetStoredCredentialsWithError(scram.KeyFactors{Salt: "NaCl", Iters: fc.s.iters})
+			if err != nil {
+				return scram.StoredCredentials{}, err
+			}
 			if fc.s.badServerKey {
 				sc.ServerKey = append([]byte(nil), sc.StoredKey...)
 			}
