@@ -177,7 +177,7 @@ func (c *conn) handle(el *stanza.Element) error {
 	if el.Space != stanza.NSClient {
 		return stanza.NewStreamError(stanza.InvalidNamespace, "stanzas must be in the jabber:client namespace")
 	}
-	c.srv.cfg.Metrics.Stanzas.WithLabelValues(el.Name).Inc()
+	c.srv.cfg.Metrics.stanza(el.Name)
 	if c.user.IsZero() {
 		if el.Name == "iq" && c.srv.cfg.Registration && el.FirstElement() != nil && el.FirstElement().Space == stanza.NSRegister {
 			if c.srv.cfg.RequireTLS && !c.secure {

@@ -10,6 +10,22 @@ type Metrics struct {
 	AuthFailures prometheus.Counter
 	Stanzas      *prometheus.CounterVec // by kind: message, presence, iq
 	StreamErrors *prometheus.CounterVec // by condition sent
+
+	// The stanza counters resolved once: label lookups hash on every call
+	// and this is the per-stanza path.
+	messages, presences, iqs prometheus.Counter
+}
+
+// stanza counts one received stanza of the kind.
+func (m *Metrics) stanza(kind string) {
+	switch kind {
+	case "message":
+		m.messages.Inc()
+	case "presence":
+		m.presences.Inc()
+	default:
+		m.iqs.Inc()
+	}
 }
 
 // NewMetrics creates the instruments and registers them with reg (nil:
@@ -29,6 +45,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		StreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_c2s_stream_errors_total", Help: "Stream errors sent to clients."}, []string{"condition"}),
 	}
+	m.messages = m.Stanzas.WithLabelValues("message")
+	m.presences = m.Stanzas.WithLabelValues("presence")
+	m.iqs = m.Stanzas.WithLabelValues("iq")
 	if reg != nil {
 		reg.MustRegister(m.Connections, m.Refused, m.Logins, m.AuthFailures, m.Stanzas, m.StreamErrors)
 	}

@@ -1,0 +1,49 @@
+package c2s_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/xmppclient"
+	"github.com/parley-im/parley/stanza"
+)
+
+// BenchmarkMessageRoundTrip measures a chat message through the whole
+// server over loopback TCP — parse, stamp, route, serialize, write — with
+// one message in flight: each iteration sends from alice to bob's full JID
+// and waits for bob to read it.
+func BenchmarkMessageRoundTrip(b *testing.B) {
+	s := testserver.Start(b, testserver.PlainTCP)
+	s.AddUser("alice@localhost", pw)
+	s.AddUser("bob@localhost", pw)
+	ctx := context.Background()
+	alice, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: s.C2S(), Domain: "localhost", Username: "alice", Password: pw, Resource: "a"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer alice.Close()
+	bob, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: s.C2S(), Domain: "localhost", Username: "bob", Password: pw, Resource: "b"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer bob.Close()
+	body := stanza.New("body", stanza.NSClient).SetText("Hello there, how are you doing today?")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		msg := stanza.New("message", stanza.NSClient, "to", "bob@localhost/b", "type", "chat", "id", strconv.Itoa(i)).Append(body)
+		if err := alice.Send(msg); err != nil {
+			b.Fatal(err)
+		}
+		got, err := bob.Next()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if got.Name != "message" || got.ID() != strconv.Itoa(i) {
+			b.Fatalf("got %v", got)
+		}
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+}
