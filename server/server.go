@@ -114,7 +114,8 @@ func (s *Server) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("tls: %w", err)
 	}
-	tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.MinTLSVersion()}
+	// ALPN "xmpp-client" is what XEP-0368 clients offer on direct TLS.
+	tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.MinTLSVersion(), NextProtos: []string{"xmpp-client"}}
 
 	s.router = router.New()
 	s.core = im.New(im.Config{
