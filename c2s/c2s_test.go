@@ -364,3 +364,25 @@ func assertStreamError(t *testing.T, err error, cond stanza.StreamCondition) {
 		t.Fatalf("got %v, want stream error %s", err, cond)
 	}
 }
+
+func TestVirtualHosts(t *testing.T) {
+	s := testserver.Start(t, testserver.PlainTCP, func(c *config.Config) { c.Hosts = []string{"localhost", "chat.example"} })
+	s.AddUser("alice@localhost", pw)
+	s.AddUser("alice@chat.example", pw)
+	a, err := dial(t, xmppclient.Config{Addr: s.C2S(), Domain: "localhost", Username: "alice", Resource: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dial(t, xmppclient.Config{Addr: s.C2S(), Domain: "chat.example", Username: "alice", Resource: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.JID().String() != "alice@chat.example/b" {
+		t.Fatalf("bound %s", b.JID())
+	}
+	chat(t, a, b)
+	chat(t, b, a)
+	// The same password on another host is another account.
+	_, err = dial(t, xmppclient.Config{Addr: s.C2S(), Domain: "chat.example", Username: "bob"})
+	assertSASL(t, err, "not-authorized")
+}
