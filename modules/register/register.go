@@ -103,6 +103,11 @@ func (r *Registration) HandlePreAuth(ctx context.Context, q im.IQ) (*stanza.Elem
 	if err != nil {
 		return nil, stanza.Errorf(stanza.NotAcceptable, "the username is not valid in an XMPP address")
 	}
+	// Refuse a taken name before spending PBKDF2 on it; CreateAccount
+	// still settles a race between two registrations of the same name.
+	if _, err := r.srv.Store().Account(ctx, account.String()); err == nil {
+		return nil, stanza.Errorf(stanza.Conflict, "the username is taken")
+	}
 	sha1, sha256, err := r.derive(password)
 	if err != nil {
 		return nil, err
