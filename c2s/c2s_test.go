@@ -386,3 +386,25 @@ func TestVirtualHosts(t *testing.T) {
 	_, err = dial(t, xmppclient.Config{Addr: s.C2S(), Domain: "chat.example", Username: "bob"})
 	assertSASL(t, err, "not-authorized")
 }
+
+// TestWhitespaceKeepalive checks keepalives between stanzas are accepted
+// (RFC 6120 §4.6.1) and the stream carries on after them.
+func TestWhitespaceKeepalive(t *testing.T) {
+	s := testserver.Start(t, testserver.PlainTCP)
+	s.AddUser("alice@localhost", pw)
+	s.AddUser("bob@localhost", pw)
+	a, err := dial(t, xmppclient.Config{Addr: s.C2S(), Username: "alice", Resource: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dial(t, xmppclient.Config{Addr: s.C2S(), Username: "bob", Resource: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if err := a.SendRaw([]byte(" \n")); err != nil {
+			t.Fatal(err)
+		}
+		chat(t, a, b)
+	}
+}

@@ -141,6 +141,9 @@ func (c *conn) readLoop() error {
 		if err != nil {
 			return err
 		}
+		if el == nil {
+			continue // a keepalive and nothing after it: back to waiting
+		}
 		if header {
 			if err := c.openStream(el); err != nil {
 				return err
@@ -155,6 +158,7 @@ func (c *conn) readLoop() error {
 			return err
 		}
 		if !bound && c.sess != nil {
+			c.parser.YieldOnIdle(true)
 			return errHandoff
 		}
 	}

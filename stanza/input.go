@@ -64,8 +64,12 @@ func (p *Parser) fill() error {
 
 // skipSpace consumes white space between items and returns the byte after
 // it, which starts the next item. White space does not count toward any
-// item's size, and io.EOF here is a clean end.
-func (p *Parser) skipSpace() (byte, error) {
+// item's size, and io.EOF here is a clean end. With yield set, a run of
+// white space that empties the buffer ends in errYield instead of a
+// blocking read, so a keepalive does not make an idle connection hold its
+// buffer (see YieldOnIdle).
+func (p *Parser) skipSpace(yield bool) (byte, error) {
+	consumed := false
 	for {
 		for p.pos < len(p.buf) {
 			c := p.buf[p.pos]
@@ -74,8 +78,12 @@ func (p *Parser) skipSpace() (byte, error) {
 				p.mark = p.off + int64(p.pos) - 1
 				return c, nil
 			}
+			consumed = true
 		}
 		p.mark = p.off + int64(len(p.buf))
+		if yield && consumed && p.br.Buffered() == len(p.buf) {
+			return 0, errYield
+		}
 		if err := p.fill(); err != nil {
 			return 0, err
 		}

@@ -95,7 +95,21 @@ type Parser struct {
 	closeTag    []byte
 
 	sc scratch
+
+	yield bool // see YieldOnIdle
 }
+
+// errYield is how skipSpace says "only white space, and nothing more
+// buffered"; Next turns it into an empty return.
+var errYield = errors.New("stanza: idle")
+
+// YieldOnIdle makes Next return (nil, false, nil) when, between top-level
+// elements, it has consumed white space (a keepalive) and has nothing more
+// buffered, instead of blocking for the next element. A server that
+// releases the parser's buffers while its connections are idle (Release)
+// needs this, or a keepalive would leave the buffer held until the next
+// stanza.
+func (p *Parser) YieldOnIdle(on bool) { p.yield = on }
 
 const (
 	stateHeader  = iota // before the stream header
@@ -180,6 +194,9 @@ func (p *Parser) Next() (el *Element, header bool, err error) {
 		err = ErrStreamClosed
 	default:
 		el, err = p.readItem()
+		if err == errYield {
+			return nil, false, nil
+		}
 	}
 	if err != nil {
 		p.err = err

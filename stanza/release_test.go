@@ -66,3 +66,55 @@ func (c *chunky) Read(b []byte) (int, error) {
 	c.s = c.s[k:]
 	return k, nil
 }
+
+// pieces returns one string per Read.
+type pieces []string
+
+func (p *pieces) Read(b []byte) (int, error) {
+	if len(*p) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, (*p)[0])
+	(*p)[0] = (*p)[0][n:]
+	if (*p)[0] == "" {
+		*p = (*p)[1:]
+	}
+	return n, nil
+}
+
+func TestYieldOnIdle(t *testing.T) {
+	in := pieces{
+		"<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'>",
+		"<message/>",
+		"  \n ",
+		" ",
+		"<presence/>",
+	}
+	p := NewParser(&in, Limits{})
+	p.YieldOnIdle(true)
+	var got []string
+	for range 10 {
+		el, header, err := p.Next()
+		if err != nil {
+			if err != io.EOF {
+				t.Fatal(err)
+			}
+			break
+		}
+		switch {
+		case header:
+			got = append(got, "header")
+		case el == nil:
+			got = append(got, "idle")
+			if !p.Release() {
+				t.Fatal("could not release after yielding")
+			}
+		default:
+			got = append(got, el.Name)
+		}
+	}
+	want := "header message idle idle presence"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("got %q, want %q", strings.Join(got, " "), want)
+	}
+}

@@ -42,7 +42,7 @@ func (p *Parser) readHeader() (*Element, error) {
 		}
 	}
 	if isSpace(c) {
-		if c, err = p.skipSpace(); err != nil {
+		if c, err = p.skipSpace(false); err != nil {
 			return nil, unexpected(err)
 		}
 	} else {
@@ -103,7 +103,7 @@ func unexpected(err error) error {
 
 // readItem reads the next top-level element of the stream.
 func (p *Parser) readItem() (*Element, error) {
-	c, err := p.skipSpace()
+	c, err := p.skipSpace(p.yield)
 	if err != nil {
 		return nil, err
 	}
