@@ -14,7 +14,7 @@ repo=$(cd "$here/../.." && pwd)
 
 # ---- options (environment) -------------------------------------------------
 OPTION_VARS="USERS DURATION SERVERS SENDERS RATE CONCURRENCY PHASES MECHANISM DOMAIN PREFIX PASSWORD
-C2S_PORT PARLEY_TLS_PORT PARLEY_HTTP_PORT EJABBERD_DIST_PORT TUNED_BLOCKLIST_CACHE QUIET_LOAD QUIET_CPU
+C2S_PORT PARLEY_TLS_PORT PARLEY_HTTP_PORT EJABBERD_DIST_PORT TUNED_BLOCKLIST_CACHE TUNED_EJABBERD_CACHE QUIET_LOAD QUIET_CPU
 QUIET_WAIT BENCH_TIMEOUT DRY OUT"
 cmdline=""
 for v in $OPTION_VARS; do
@@ -24,7 +24,7 @@ cmdline+="$(printf '%q ' "$0" "$@")"
 cmdline=${cmdline% }
 USERS=${USERS:-10000}
 DURATION=${DURATION:-10s}
-SERVERS=${SERVERS:-"parley ejabberd prosody prosody-tuned"}
+SERVERS=${SERVERS:-"parley ejabberd ejabberd-tuned prosody prosody-tuned"}
 SENDERS=${SENDERS:-$(( USERS / 2 < 1000 ? USERS / 2 : 1000 ))}
 RATE=${RATE:-2000}
 CONCURRENCY=${CONCURRENCY:-50}
@@ -38,7 +38,8 @@ C2S_PORT=${C2S_PORT:-25222}      # every server's plain c2s listener
 PARLEY_TLS_PORT=${PARLEY_TLS_PORT:-25223}
 PARLEY_HTTP_PORT=${PARLEY_HTTP_PORT:-25280}
 EJABBERD_DIST_PORT=${EJABBERD_DIST_PORT:-25290} # Erlang distribution (ejabberdctl)
-TUNED_BLOCKLIST_CACHE=${TUNED_BLOCKLIST_CACHE:-20000}
+TUNED_BLOCKLIST_CACHE=${TUNED_BLOCKLIST_CACHE:-20000} # prosody-tuned: blocklist_cache_size
+TUNED_EJABBERD_CACHE=${TUNED_EJABBERD_CACHE:-20000}   # ejabberd-tuned: cache_size
 QUIET_LOAD=${QUIET_LOAD:-1.0} # wait until the 1-min load average is below this
 QUIET_CPU=${QUIET_CPU:-15}    # ... and the machine's CPU over 3 s is below this %
 QUIET_WAIT=${QUIET_WAIT:-180} # ... but at most this many seconds per server
@@ -54,7 +55,9 @@ now() { date +%s; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get, setpriv)"
 for s in $SERVERS; do
-	case $s in parley | ejabberd | prosody | prosody-tuned) ;; *) die "unknown server '$s' in SERVERS (want parley ejabberd prosody prosody-tuned)" ;; esac
+	case $s in parley | ejabberd | ejabberd-tuned | prosody | prosody-tuned) ;;
+	*) die "unknown server '$s' in SERVERS (want some of parley ejabberd ejabberd-tuned prosody prosody-tuned)" ;;
+	esac
 done
 [ "$USERS" -gt 0 ] || die "USERS must be positive"
 if [[ ",$PHASES," == *,throughput,* || ",$PHASES," == *,latency,* ]]; then
@@ -76,6 +79,7 @@ tmp=$(mktemp -d /tmp/parley-compare.XXXXXX)
 chmod 755 "$tmp" # the ejabberd and prosody users must reach their dirs
 mkdir -p "$OUT/logs"
 OUT=$(cd "$OUT" && pwd)
+cd "$tmp" # nothing this script runs may write into the work tree by accident
 
 SERVER_PID=""   # process that owns the listening socket
 WRAPPER_PID=""  # what we started (may be the same)
@@ -147,7 +151,9 @@ cpu_busy() {
 	awk -v a="$a" -v b="$b" 'BEGIN {
 		split(a, x); split(b, y); busy = 0; tot = 0
 		for (i = 2; i <= 11; i++) { d = y[i] - x[i]; tot += d; if (i != 5 && i != 6) busy += d }
-		printf "%.1f", tot > 0 ? 100 * busy / tot : 0 }'
+		# (awk: a bare ">" in a printf argument list is an output redirection)
+		pct = 0; if (tot > 0) pct = 100 * busy / tot
+		printf "%.1f", pct }'
 }
 
 # busy_jiffies: busy clock ticks of all CPUs since boot.
@@ -156,12 +162,21 @@ busy_jiffies() { awk 'NR == 1 { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat;
 proc_jiffies() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 # wait_quiet: bounded wait for an idle machine; sets LOAD_BEFORE BUSY_BEFORE QUIET.
+# Quiet: the machine's CPU over 3 s is below QUIET_CPU%, and either the 1-min
+# load average is below QUIET_LOAD or the CPU has stayed that low for 4 checks
+# in a row (~30 s): the load average lags, and right after the previous
+# server's run it still counts that run.
 wait_quiet() {
-	local deadline=$(( $(now) + QUIET_WAIT )) load busy
+	local deadline=$(( $(now) + QUIET_WAIT )) load busy calm=0
 	while :; do
 		load=$(cut -d' ' -f1 /proc/loadavg)
 		busy=$(cpu_busy 3)
-		if awk -v l="$load" -v b="$busy" -v ql="$QUIET_LOAD" -v qb="$QUIET_CPU" 'BEGIN { exit !(l < ql && b < qb) }'; then
+		if awk -v b="$busy" -v qb="$QUIET_CPU" 'BEGIN { exit !(b < qb) }'; then
+			calm=$(( calm + 1 ))
+		else
+			calm=0
+		fi
+		if [ $calm -gt 0 ] && { [ $calm -ge 4 ] || awk -v l="$load" -v ql="$QUIET_LOAD" 'BEGIN { exit !(l < ql) }'; }; then
 			QUIET=yes
 			break
 		fi
@@ -170,7 +185,7 @@ wait_quiet() {
 			log "WARNING: machine not quiet after ${QUIET_WAIT}s (load $load, CPU $busy%); measuring anyway"
 			break
 		fi
-		log "waiting for a quiet machine: load $load (< $QUIET_LOAD), CPU $busy% (< $QUIET_CPU%)"
+		log "waiting for a quiet machine: load $load (want < $QUIET_LOAD), CPU $busy% (want < $QUIET_CPU%)"
 		sleep 5
 	done
 	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -225,7 +240,11 @@ stop_packaged_services() {
 
 # ---- 2. build ---------------------------------------------------------------
 build_parley() {
-	log "building parley ($(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+	# The rev as built: others may commit while the run goes on.
+	PARLEY_REV="$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo '?')"
+	[ -z "$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | head -1)" ] ||
+		PARLEY_REV+=" (with uncommitted changes)"
+	log "building parley $PARLEY_REV"
 	(cd "$repo" && go build -o "$tmp/bin/parley" ./cmd/parley) >"$OUT/logs/build.log" 2>&1 ||
 		die "go build failed: $(tail -5 "$OUT/logs/build.log")"
 	if [ "$DRY" != 1 ] && "$tmp/bin/parley" bench -h 2>&1 | grep -q 'not built yet'; then
@@ -258,20 +277,22 @@ PARLEY_LIMITS_LOGIN_RATE_PER_IP=0
 PARLEY_LIMITS_PING_INTERVAL=0
 PARLEY_LOG_LEVEL=warn
 EOF
-	(cd "$d" && exec env $(cat "$d/parley.env") "$tmp/bin/parley" serve) >"$d/parley.log" 2>&1 &
+	local penv
+	mapfile -t penv <"$d/parley.env"
+	(cd "$d" && exec env "${penv[@]}" "$tmp/bin/parley" serve) >"$d/parley.log" 2>&1 &
 	WRAPPER_PID=$!
 }
 
 ejctl() { # ejabberdctl against our node, as the ejabberd user
-	local d=$tmp/ejabberd
+	local d=$tmp/$SERVER_NAME
 	(cd "$d/spool" && as_user ejabberd "$d/home" /usr/sbin/ejabberdctl --config-dir "$d" \
 		--ctl-config "$d/ejabberdctl.cfg" --config "$d/ejabberd.yml" --logs "$d/logs" --spool "$d/spool" "$@") 2>/dev/null
 }
 
-start_ejabberd() {
-	local d=$tmp/ejabberd
+start_ejabberd() { # NAME CACHE_SIZE
+	local d=$tmp/$1
 	mkdir -p "$d/logs" "$d/spool" "$d/home" "$d/modules.d" || return 1
-	sed -e "s|@DOMAIN@|$DOMAIN|g; s|@C2S_PORT@|$C2S_PORT|g" "$here/ejabberd.yml.in" >"$d/ejabberd.yml"
+	sed -e "s|@DOMAIN@|$DOMAIN|g; s|@C2S_PORT@|$C2S_PORT|g; s|@CACHE_SIZE@|$2|g" "$here/ejabberd.yml.in" >"$d/ejabberd.yml"
 	sed -e "s|@NODE@|parleybench@localhost|g; s|@DIST_PORT@|$EJABBERD_DIST_PORT|g; s|@CONFIG@|$d/ejabberd.yml|g" \
 		-e "s|@PIDFILE@|$d/ejabberd.pid|g; s|@DIR@|$d|g" "$here/ejabberdctl.cfg.in" >"$d/ejabberdctl.cfg"
 	# erl reads the resolver config from $CONFIG_DIR/inetrc.
@@ -330,7 +351,7 @@ wait_listening() {
 server_sessions() {
 	case $SERVER_NAME in
 	parley) curl -fsS --max-time 5 "http://127.0.0.1:$PARLEY_HTTP_PORT/healthz" | sed -n 's/.*"sessions":\([0-9]*\).*/\1/p' ;;
-	ejabberd) ejctl connected_users_number | tr -d '[:space:]' ;;
+	ejabberd*) ejctl connected_users_number | tr -d '[:space:]' ;;
 	prosody*)
 		# prosody.full_sessions holds the bound (authenticated) sessions;
 		# the stock c2s:count() also counts unauthenticated ones.
@@ -343,9 +364,12 @@ server_sessions() {
 server_accounts() {
 	local re=$1
 	case $SERVER_NAME in
-	parley) (cd "$tmp/parley" && env $(cat "$tmp/parley/parley.env") "$tmp/bin/parley" user list "$DOMAIN" 2>/dev/null) |
-		grep -c "^$re@" || true ;;
-	ejabberd) ejctl registered_users "$DOMAIN" | grep -c "^$re$" || true ;;
+	parley)
+		local penv
+		mapfile -t penv <"$tmp/parley/parley.env"
+		(cd "$tmp/parley" && env "${penv[@]}" "$tmp/bin/parley" user list "$DOMAIN" 2>/dev/null) |
+			grep -c "^$re@" || true ;;
+	ejabberd*) ejctl registered_users "$DOMAIN" | grep -c "^$re$" || true ;;
 	prosody*) find "$tmp/$SERVER_NAME/data" -path '*/accounts/*' -name '*.dat' 2>/dev/null |
 		grep -c "/$re\.dat$" || true ;;
 	esac
@@ -354,7 +378,7 @@ server_accounts() {
 server_version() {
 	case $SERVER_NAME in
 	parley) "$tmp/bin/parley" version 2>/dev/null | head -1 ;;
-	ejabberd)
+	ejabberd*)
 		local st
 		st=$(ejctl status | grep -o 'ejabberd [^ ]* is running' | head -1 | sed 's/ is running//')
 		echo "${st:-ejabberd $(dpkg-query -W -f '${Version}' ejabberd)} (Debian ejabberd $(dpkg-query -W -f '${Version}' ejabberd), Erlang/OTP $(dpkg-query -W -f '${Version}' erlang-base))" ;;
@@ -378,7 +402,8 @@ run_one() {
 	fi
 	case $name in
 	parley) start_parley ;;
-	ejabberd) start_ejabberd ;;
+	ejabberd) start_ejabberd ejabberd 1000 ;;
+	ejabberd-tuned) start_ejabberd ejabberd-tuned "$TUNED_EJABBERD_CACHE" ;;
 	prosody) start_prosody prosody 64 ;;
 	prosody-tuned) start_prosody prosody-tuned "$TUNED_BLOCKLIST_CACHE" ;;
 	esac || { log "ERROR: could not set up $name"; return 1; }
@@ -462,7 +487,7 @@ run_one() {
 		echo "tool_exit=$rc"
 		echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "sessions_during_idle=$(cat "$OUT/$name.sessions" 2>/dev/null)"
-		echo "accounts_stored=$(server_accounts "$PREFIX[0-9][0-9]*")"
+		echo "accounts_stored=$(server_accounts "${PREFIX}[0-9][0-9]*")"
 		if [ "$name" = parley ]; then
 			echo "logins_counted=$(curl -fsS --max-time 5 "http://127.0.0.1:$PARLEY_HTTP_PORT/metrics" |
 				awk '/^parley_c2s_logins_total/ { n += $2 } END { print n + 0 }')"
@@ -471,7 +496,8 @@ run_one() {
 		# in percent of one core: noise from other work on the machine.
 		awk -v b0="$busy0" -v b1="$busy1" -v s0="$srv0" -v s1="$srv1" -v t0="$t0" -v t1="$t1" -v tj="$tool_j" 'BEGIN {
 			wall = t1 - t0; other = (b1 - b0) - (s1 - s0) - tj
-			printf "wall_s=%.1f\nserver_cpu_s=%.2f\ntool_cpu_s=%.2f\nother_cpu_pct=%.1f\n", wall, (s1 - s0) / 100, tj / 100, wall > 0 ? other / wall : 0 }'
+			pct = 0; if (wall > 0) pct = other / wall
+			printf "wall_s=%.1f\nserver_cpu_s=%.2f\ntool_cpu_s=%.2f\nother_cpu_pct=%.1f\n", wall, (s1 - s0) / 100, tj / 100, pct }'
 	} >>"$meta"
 	case $rc in
 	0) ;;
@@ -505,7 +531,7 @@ SERVER_NAME=""
 {
 	echo "cmdline=$cmdline"
 	echo "date=$started"
-	echo "parley_rev=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null)$( [ -z "$(git -C "$repo" status --porcelain 2>/dev/null | head -1)" ] || echo ' (with uncommitted changes)')"
+	echo "parley_rev=$PARLEY_REV"
 	echo "go=$(go version | awk '{ print $3 }')"
 	echo "nproc=$(nproc)"
 	echo "cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
@@ -521,6 +547,7 @@ SERVER_NAME=""
 	echo "iterations=$ITERATIONS"
 	echo "servers=$SERVERS"
 	echo "tuned_blocklist_cache=$TUNED_BLOCKLIST_CACHE"
+	echo "tuned_ejabberd_cache=$TUNED_EJABBERD_CACHE"
 	echo "dry=$DRY"
 } >"$OUT/run.meta"
 "$here/table.sh" "$OUT" >"$OUT/table.md"
