@@ -1,6 +1,9 @@
 package c2s
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/parley-im/parley/sasl"
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Metrics are the c2s listener's Prometheus instruments.
 type Metrics struct {
@@ -44,6 +47,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "parley_c2s_stanzas_received_total", Help: "Stanzas received from clients."}, []string{"kind"}),
 		StreamErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "parley_c2s_stream_errors_total", Help: "Stream errors sent to clients."}, []string{"condition"}),
+	}
+	// Export every mechanism from the start, so dashboards see zeros.
+	for _, mech := range []string{sasl.ScramSHA1, sasl.ScramSHA1Plus, sasl.ScramSHA256, sasl.ScramSHA256Plus, sasl.Plain} {
+		m.Logins.WithLabelValues(mech)
 	}
 	m.messages = m.Stanzas.WithLabelValues("message")
 	m.presences = m.Stanzas.WithLabelValues("presence")

@@ -118,6 +118,7 @@ func (s *Server) start(ctx context.Context) error {
 	tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.MinTLSVersion(), NextProtos: []string{"xmpp-client"}}
 
 	s.router = router.New()
+	s.registerGauges()
 	s.core = im.New(im.Config{
 		Hosts:              cfg.Hosts,
 		MaxOfflineMessages: cfg.Limits.MaxOfflineMessages,
@@ -242,4 +243,26 @@ func (s *Server) closeAll() {
 			s.log.Error("closing storage", "err", err)
 		}
 	}
+}
+
+// registerGauges exposes the directory and the group-commit writer.
+func (s *Server) registerGauges() {
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_sessions", Help: "Bound client sessions (resources).",
+	}, func() float64 { return float64(s.router.Count()) }))
+	sq, ok := s.store.(*storage.SQL)
+	if !ok {
+		return
+	}
+	s.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parley_storage_commits_total", Help: "Transactions committed by the group-commit writer.",
+		}, func() float64 { return float64(sq.Stats().Batches) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parley_storage_committed_rows_total", Help: "Durable writes committed by the group-commit writer.",
+		}, func() float64 { return float64(sq.Stats().Rows) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_storage_max_batch", Help: "Most writes committed in one transaction so far.",
+		}, func() float64 { return float64(sq.Stats().MaxBatch) }),
+	)
 }
