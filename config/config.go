@@ -14,7 +14,22 @@ type Config struct {
 	Auth         Auth         `yaml:"auth" envPrefix:"AUTH_"`
 	Registration Registration `yaml:"registration" envPrefix:"REGISTRATION_"`
 	Limits       Limits       `yaml:"limits" envPrefix:"LIMITS_"`
+	Cluster      Cluster      `yaml:"cluster" envPrefix:"CLUSTER_"`
 }
+
+// Cluster makes this server one node of a cluster (see docs/cluster.md).
+// With NodeName empty the server runs alone.
+type Cluster struct {
+	NodeName  string        `yaml:"node_name" env:"NODE_NAME"`   // unique per node; "" = not clustered
+	Listen    string        `yaml:"listen" env:"LISTEN"`         // embedded NATS route listener, host:port
+	Peers     []string      `yaml:"peers" env:"PEERS"`           // other nodes' route URLs, nats://host:port
+	NATSURL   string        `yaml:"nats_url" env:"NATS_URL"`     // an external NATS cluster instead of the embedded one
+	Heartbeat time.Duration `yaml:"heartbeat" env:"HEARTBEAT"`   // how often a node announces itself
+	DeadAfter time.Duration `yaml:"dead_after" env:"DEAD_AFTER"` // silence after which a node is dead
+}
+
+// Enabled reports whether the server is a cluster node.
+func (c Cluster) Enabled() bool { return c.NodeName != "" }
 
 // Listeners are the sockets Parley accepts on. An empty address disables one.
 type Listeners struct {
@@ -100,6 +115,7 @@ func Default() Config {
 		Storage:      Storage{Driver: DriverSQLite},
 		Auth:         Auth{SCRAMIterations: 4096, AllowPlain: true},
 		Registration: Registration{Enabled: false, MinPasswordLength: 8},
+		Cluster:      Cluster{Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second},
 		Limits: Limits{
 			MaxStanzaBytes:      262144,
 			MaxDepth:            64,

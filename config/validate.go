@@ -33,6 +33,7 @@ func (c Config) Validate() error {
 	v.between("auth.scram_iterations", c.Auth.SCRAMIterations, 4096, 10_000_000)
 	v.between("registration.min_password_length", c.Registration.MinPasswordLength, 1, 1023)
 	v.limits(c.Limits)
+	v.cluster(c.Cluster, c.Storage.Driver)
 	return errors.Join(v.errs...)
 }
 
@@ -150,5 +151,39 @@ func (v *validator) limits(l Limits) {
 func (v *validator) duration(key string, d, lo time.Duration) {
 	if d < lo {
 		v.add(key, "must be at least %v, got %v", lo, d)
+	}
+}
+
+func (v *validator) cluster(c Cluster, driver string) {
+	if !c.Enabled() {
+		if len(c.Peers) > 0 || c.NATSURL != "" {
+			v.add("cluster.node_name", "required when cluster.peers or cluster.nats_url is set")
+		}
+		return
+	}
+	if _, err := jid.New("", c.NodeName, ""); err != nil || strings.ContainsAny(c.NodeName, ".*> ") {
+		v.add("cluster.node_name", "must be a simple name of letters, digits, '-' and '_' (it names NATS subjects); got %q", c.NodeName)
+	}
+	if c.NATSURL == "" {
+		if _, port, err := net.SplitHostPort(c.Listen); err != nil || port == "" {
+			v.add("cluster.listen", "must be host:port for the embedded NATS cluster listener; got %q", c.Listen)
+		}
+	}
+	for i, p := range c.Peers {
+		if !strings.HasPrefix(p, "nats://") && !strings.HasPrefix(p, "nats-route://") {
+			v.add(fmt.Sprintf("cluster.peers[%d]", i), "must be a route URL like nats://10.0.0.2:6222; got %q", p)
+		}
+	}
+	if c.NATSURL != "" && len(c.Peers) > 0 {
+		v.add("cluster.peers", "not used with cluster.nats_url: an external NATS cluster routes by itself")
+	}
+	if driver == DriverSQLite && (len(c.Peers) > 0 || c.NATSURL != "") {
+		v.add("storage.driver", "a cluster of several nodes needs shared storage: SQLite is one node's file; set storage.driver: postgres and storage.postgres_dsn")
+	}
+	if c.Heartbeat < 50*time.Millisecond {
+		v.add("cluster.heartbeat", "must be at least 50ms, got %s", c.Heartbeat)
+	}
+	if c.DeadAfter < 2*c.Heartbeat {
+		v.add("cluster.dead_after", "must be at least twice cluster.heartbeat (%s), got %s", c.Heartbeat, c.DeadAfter)
 	}
 }

@@ -1,0 +1,67 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestClusterValidation(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Config)
+		want string // substring of the error; "" = valid
+	}{
+		{"alone", func(c *Config) {}, ""},
+		{"one node on sqlite", func(c *Config) { c.Cluster.NodeName = "n1" }, ""},
+		{"peers on sqlite refused", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.Peers = []string{"nats://127.0.0.1:6223"}
+		}, "needs shared storage"},
+		{"peers on postgres", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.Peers = []string{"nats://127.0.0.1:6223"}
+			c.Storage.Driver, c.Storage.PostgresDSN = DriverPostgres, "postgres://x@localhost/p"
+		}, ""},
+		{"external nats on sqlite refused", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.NATSURL = "nats://127.0.0.1:4222"
+		}, "needs shared storage"},
+		{"peers without a name", func(c *Config) { c.Cluster.Peers = []string{"nats://127.0.0.1:6223"} }, "cluster.node_name: required"},
+		{"bad name", func(c *Config) { c.Cluster.NodeName = "a.b" }, "cluster.node_name"},
+		{"bad peer", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.Peers = []string{"127.0.0.1:6223"}
+			c.Storage.Driver, c.Storage.PostgresDSN = DriverPostgres, "postgres://x@localhost/p"
+		}, "cluster.peers[0]"},
+		{"dead_after too short", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.DeadAfter = c.Cluster.Heartbeat
+		}, "cluster.dead_after"},
+	}
+	for _, tc := range cases {
+		c := Default()
+		tc.edit(&c)
+		err := c.Validate()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s: unexpected error %v", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s: got %v, want an error mentioning %q", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestClusterFromEnv(t *testing.T) {
+	c, err := load("", map[string]string{
+		"PARLEY_CLUSTER_NODE_NAME":    "n2",
+		"PARLEY_CLUSTER_PEERS":        "nats://10.0.0.1:6222,nats://10.0.0.3:6222",
+		"PARLEY_STORAGE_DRIVER":       "postgres",
+		"PARLEY_STORAGE_POSTGRES_DSN": "postgres://parley@db/parley",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Cluster.NodeName != "n2" || len(c.Cluster.Peers) != 2 || c.Cluster.Peers[1] != "nats://10.0.0.3:6222" {
+		t.Fatalf("cluster from env: %+v", c.Cluster)
+	}
+}
