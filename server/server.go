@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/c2s"
+	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/im"
 	"github.com/parley-im/parley/router"
@@ -39,6 +40,7 @@ type Server struct {
 	core    *im.Server
 	c2s     *c2s.Server
 	http    *http.Server
+	node    *cluster.Node // nil when not clustered
 	started time.Time
 
 	// CertPath is the certificate in use; CertCreated says it was just
@@ -125,6 +127,9 @@ func (s *Server) start(ctx context.Context) error {
 		Log:                s.log,
 	}, s.router, s.store)
 	caps := registerModules(s)
+	if err := s.startCluster(ctx); err != nil {
+		return err
+	}
 
 	s.c2s = c2s.NewServer(c2s.Config{
 		Hosts:        cfg.Hosts,
@@ -238,6 +243,15 @@ func (s *Server) doShutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.node != nil {
+		// Leave the cluster after the streams closed, so the others hear
+		// "left" rather than wait for the heartbeat to lapse.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if err := s.node.Shutdown(ctx); err != nil {
+			s.log.Error("leaving the cluster", "err", err)
+		}
+		cancel()
+	}
 	if s.store != nil {
 		if err := s.store.Close(); err != nil {
 			s.log.Error("closing storage", "err", err)

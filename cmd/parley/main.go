@@ -19,6 +19,7 @@ Usage:
   parley user del JID                     delete an account and everything it owns
   parley user passwd JID [--password P]   set a new password
   parley user list [DOMAIN]               list accounts
+  parley cluster status [--url URL]       list the live nodes of the cluster
   parley bench [flags]                    load-test a server (parley bench -h)
   parley version                          print the version
 
@@ -46,6 +47,8 @@ func run(args []string) int {
 		return cmdUser(rest)
 	case "bench":
 		return cmdBench(rest)
+	case "cluster":
+		return cmdCluster(rest)
 	case "version", "--version", "-v":
 		fmt.Println("parley", version)
 		return 0

@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/parley-im/parley/config"
+	"github.com/parley-im/parley/internal/testserver"
 )
 
 // capture runs the CLI with args and returns its exit code, stdout and
@@ -94,5 +97,17 @@ func TestCheckConfig(t *testing.T) {
 func TestUnknownCommand(t *testing.T) {
 	if code, _, errText := capture(t, "", "frobnicate"); code != 2 || !strings.Contains(errText, "unknown command") {
 		t.Errorf("code %d, %q", code, errText)
+	}
+}
+
+func TestClusterStatus(t *testing.T) {
+	s := testserver.Start(t, func(c *config.Config) { c.Cluster.NodeName, c.Cluster.Listen = "solo", "127.0.0.1:0" })
+	code, out, errText := capture(t, "", "cluster", "status", "--url", "http://"+s.HTTP())
+	if code != 0 || !strings.Contains(out, "cluster seen from node solo: 1 live node(s)") || !strings.Contains(out, "solo (this)") {
+		t.Fatalf("code %d, out %q, err %q", code, out, errText)
+	}
+	code, _, errText = capture(t, "", "cluster", "status", "--url", "http://127.0.0.1:1")
+	if code != 1 || !strings.Contains(errText, "cannot reach the node") {
+		t.Fatalf("unreachable: code %d, err %q", code, errText)
 	}
 }

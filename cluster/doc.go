@@ -1,0 +1,16 @@
+// Package cluster is node membership for a Parley cluster: which nodes are
+// alive, their version and session count, and events when a node joins,
+// leaves cleanly or dies. Nodes talk over NATS: by default every node embeds
+// a nats-server and the embedded servers form a NATS cluster through routes;
+// a deployment may instead point every node at an external NATS cluster.
+//
+// Each node publishes a heartbeat every Config.Heartbeat; a node not heard
+// from for Config.DeadAfter is declared dead, and a node that shuts down
+// cleanly says so and is dropped at once. DESIGN.md beside this file has the
+// details and the behaviour under partitions.
+//
+// It does not route stanzas, keep a session directory, or resolve split
+// brain; those build on Node.Conn and Node.Watch. The embedded NATS server
+// has no authentication and no TLS on its route port yet: routes must only
+// be reachable on a private network.
+package cluster

@@ -1,0 +1,84 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/parley-im/parley/cluster"
+)
+
+// startCluster joins the cluster when the configuration names this node.
+func (s *Server) startCluster(ctx context.Context) error {
+	c := s.cfg.Cluster
+	if !c.Enabled() {
+		return nil
+	}
+	node, err := cluster.Start(ctx, cluster.Config{
+		NodeName:  c.NodeName,
+		Listen:    c.Listen,
+		Peers:     c.Peers,
+		NATSURL:   c.NATSURL,
+		Heartbeat: c.Heartbeat,
+		DeadAfter: c.DeadAfter,
+		Version:   Version,
+		Sessions:  s.router.Count,
+		Log:       s.log,
+	})
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	s.node = node
+	node.Watch(func(ev cluster.Event) {
+		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version)
+	})
+	return nil
+}
+
+// NodeStatus is one node in GET /cluster and `parley cluster status`.
+type NodeStatus struct {
+	Name     string    `json:"name"`
+	Version  string    `json:"version"`
+	Sessions int       `json:"sessions"`
+	Started  time.Time `json:"started"`
+	Uptime   string    `json:"uptime"`
+	LastSeen time.Time `json:"last_seen"`
+	Self     bool      `json:"self"`
+}
+
+// ClusterStatus is the body of GET /cluster.
+type ClusterStatus struct {
+	Clustered bool         `json:"clustered"`
+	Node      string       `json:"node"`
+	Nodes     []NodeStatus `json:"nodes"`
+}
+
+// Status reports the live nodes; a server that is not clustered reports
+// itself alone.
+func (s *Server) Status() ClusterStatus {
+	now := time.Now()
+	if s.node == nil {
+		name, _ := os.Hostname()
+		return ClusterStatus{Node: name, Nodes: []NodeStatus{{
+			Name: name, Version: Version, Sessions: s.router.Count(), Started: s.started,
+			Uptime: now.Sub(s.started).Round(time.Second).String(), LastSeen: now, Self: true,
+		}}}
+	}
+	st := ClusterStatus{Clustered: true, Node: s.node.Name()}
+	for _, m := range s.node.Members() {
+		st.Nodes = append(st.Nodes, NodeStatus{
+			Name: m.Name, Version: m.Version, Sessions: m.Sessions, Started: m.Started,
+			Uptime: now.Sub(m.Started).Round(time.Second).String(), LastSeen: m.LastSeen,
+			Self: m.Name == s.node.Name(),
+		})
+	}
+	return st
+}
+
+func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(s.Status())
+}
