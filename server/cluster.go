@@ -32,6 +32,8 @@ func (s *Server) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	s.node = node
+	// Say plainly what a cluster does not do yet.
+	s.log.Warn("cluster: this release tracks membership only; stanzas are not yet routed between nodes, so users on different nodes cannot reach each other live", "node", c.NodeName)
 	node.Watch(func(ev cluster.Event) {
 		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version)
 	})
