@@ -17,9 +17,13 @@ func (s *Server) startCluster(ctx context.Context) error {
 	if !c.Enabled() {
 		return nil
 	}
+	listen := c.Listen
+	if c.NATSURL != "" {
+		listen = "" // an external NATS cluster: no embedded server to listen
+	}
 	node, err := cluster.Start(ctx, cluster.Config{
 		NodeName:  c.NodeName,
-		Listen:    c.Listen,
+		Listen:    listen,
 		Peers:     c.Peers,
 		NATSURL:   c.NATSURL,
 		Heartbeat: c.Heartbeat,
