@@ -255,7 +255,10 @@ func (c *conn) bind(iq, b *stanza.Element) {
 	}
 	if replaced != nil {
 		replaced.Close(stanza.NewStreamError(stanza.StreamConflict, "replaced by a new connection with the same resource"))
-		c.srv.core.SessionEnded(context.Background(), replaced)
+		if replaced.IsLocal() {
+			// A session on another node is ended there, by its own node.
+			c.srv.core.SessionEnded(context.Background(), replaced)
+		}
 	}
 	c.sess = sess
 	c.out.queued()

@@ -213,3 +213,34 @@ func (s *Server) SessionEnded(ctx context.Context, sess *router.Session) {
 		fn(sess)
 	}
 }
+
+// RemoteSessionGone tells this node's users that a session on another node
+// went away without saying so (its node died, or left): unavailable presence
+// to the local resources of its contacts and of its own account. Every node
+// does this for its own users, so each contact hears it once.
+func (s *Server) RemoteSessionGone(ctx context.Context, sess *router.Session) {
+	if a, _ := sess.Available(); !a {
+		return
+	}
+	u := stanza.New("presence", stanza.NSClient, "type", "unavailable", "from", sess.JID().String())
+	owner := sess.JID().Bare()
+	targets := []jid.JID{owner}
+	items, _, err := s.store.Roster(ctx, owner.String())
+	if err != nil {
+		s.log.Error("presence: roster load failed", "jid", owner, "err", err)
+	}
+	for _, it := range items {
+		if it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth {
+			if c, err := jid.Parse(it.Contact); err == nil {
+				targets = append(targets, c)
+			}
+		}
+	}
+	for _, t := range targets {
+		for _, ss := range s.router.Sessions(t) {
+			if a, _ := ss.Available(); a && ss.IsLocal() {
+				ss.Deliver(u)
+			}
+		}
+	}
+}

@@ -29,11 +29,42 @@ type Conn interface {
 	Close(err *stanza.StreamError)
 }
 
-// Router maps bare JIDs to their bound sessions.
+// Router maps bare JIDs to their bound sessions: local ones, and in a
+// cluster the sessions of other nodes, kept here by the cluster directory.
 type Router struct {
-	mu    sync.RWMutex // guards users; never held while calling a Conn
+	mu    sync.RWMutex // guards users and count; never held while calling a Conn or the observer
 	users map[string][]*Session
-	count int
+	count int // local sessions only
+
+	// observer hears about every change to a local session (set before
+	// serving; the cluster directory publishes them).
+	observer func(Change)
+}
+
+// ChangeKind says what happened to a local session.
+type ChangeKind int
+
+// Kinds of Change.
+const (
+	Bound ChangeKind = iota
+	Unbound
+	Updated // presence or roster interest changed
+)
+
+// Change is one event for the observer.
+type Change struct {
+	Kind    ChangeKind
+	Session *Session
+}
+
+// Observe sets the function told about every change to a local session.
+// Call before serving.
+func (r *Router) Observe(fn func(Change)) { r.observer = fn }
+
+func (r *Router) notify(kind ChangeKind, s *Session) {
+	if r.observer != nil && s.node == "" {
+		r.observer(Change{Kind: kind, Session: s})
+	}
 }
 
 // New returns an empty router.
@@ -45,17 +76,21 @@ func New() *Router {
 // full JID is removed and returned so the caller can close it with
 // <conflict/> (RFC 6120 §7.7.2.2, the "override" policy). maxResources of 0
 // means no limit.
+//
+// A replaced session may live on another node (Remote reports it); closing
+// it asks that node to end its stream.
 func (r *Router) Bind(j jid.JID, conn Conn, maxResources int) (s, replaced *Session, err error) {
-	s = &Session{jid: j, conn: conn}
+	s = &Session{jid: j, conn: conn, router: r}
 	bare := j.Bare().String()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	list := r.users[bare]
 	for i, old := range list {
 		if old.jid == j {
 			replaced = old
 			list = append(list[:i:i], list[i+1:]...)
-			r.count--
+			if old.node == "" {
+				r.count--
+			}
 			break
 		}
 	}
@@ -63,14 +98,114 @@ func (r *Router) Bind(j jid.JID, conn Conn, maxResources int) (s, replaced *Sess
 		if replaced != nil {
 			// Keep the old one rather than leave the user with neither.
 			list = append(list, replaced)
-			r.count++
+			if replaced.node == "" {
+				r.count++
+			}
 		}
 		r.users[bare] = list
+		r.mu.Unlock()
 		return nil, nil, ErrTooManyResources
 	}
 	r.users[bare] = append(list, s)
 	r.count++
+	r.mu.Unlock()
+	r.notify(Bound, s)
 	return s, replaced, nil
+}
+
+// PutRemote adds or replaces the entry for a session on another node. It
+// returns the local session it displaced, if any (a conflict won by the
+// other node), which the caller closes.
+func (r *Router) PutRemote(s *Session) (displaced *Session) {
+	bare := s.jid.Bare().String()
+	s.router = r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.users[bare]
+	for i, old := range list {
+		if old.jid == s.jid {
+			if old.node == "" {
+				displaced = old
+				r.count--
+			}
+			list[i] = s
+			return displaced
+		}
+	}
+	r.users[bare] = append(list, s)
+	return nil
+}
+
+// Remote returns the entry for a session on another node, or nil.
+func (r *Router) Remote(full jid.JID, node string) *Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, s := range r.users[full.Bare().String()] {
+		if s.jid == full && s.node == node {
+			return s
+		}
+	}
+	return nil
+}
+
+// RemoveRemote drops the entry for full if it is the given node's; it
+// returns the removed entry.
+func (r *Router) RemoveRemote(full jid.JID, node string) *Session {
+	bare := full.Bare().String()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	list := r.users[bare]
+	for i, s := range list {
+		if s.jid == full && s.node == node {
+			r.setList(bare, append(list[:i:i], list[i+1:]...))
+			return s
+		}
+	}
+	return nil
+}
+
+// RemoveNode drops every entry of a node (it left or died) and returns them.
+func (r *Router) RemoveNode(node string) []*Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var gone []*Session
+	for bare, list := range r.users {
+		kept := list[:0:0]
+		for _, s := range list {
+			if s.node == node {
+				gone = append(gone, s)
+			} else {
+				kept = append(kept, s)
+			}
+		}
+		if len(kept) != len(list) {
+			r.setList(bare, kept)
+		}
+	}
+	return gone
+}
+
+// Local returns every local session.
+func (r *Router) Local() []*Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]*Session, 0, r.count)
+	for _, list := range r.users {
+		for _, s := range list {
+			if s.node == "" {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+func (r *Router) setList(bare string, list []*Session) {
+	if len(list) == 0 {
+		delete(r.users, bare)
+	} else {
+		r.users[bare] = list
+	}
 }
 
 // Unbind removes the session; it reports whether it was still bound (a
@@ -78,21 +213,21 @@ func (r *Router) Bind(j jid.JID, conn Conn, maxResources int) (s, replaced *Sess
 func (r *Router) Unbind(s *Session) bool {
 	bare := s.jid.Bare().String()
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	list := r.users[bare]
+	found := false
 	for i, cur := range list {
 		if cur == s {
-			list = append(list[:i:i], list[i+1:]...)
-			if len(list) == 0 {
-				delete(r.users, bare)
-			} else {
-				r.users[bare] = list
-			}
+			r.setList(bare, append(list[:i:i], list[i+1:]...))
 			r.count--
-			return true
+			found = true
+			break
 		}
 	}
-	return false
+	r.mu.Unlock()
+	if found {
+		r.notify(Unbound, s)
+	}
+	return found
 }
 
 // Sessions returns the sessions of a bare JID (a copy; safe to keep).
@@ -118,17 +253,17 @@ func (r *Router) Session(full jid.JID) *Session {
 	return nil
 }
 
-// Count returns the number of bound sessions.
+// Count returns the number of local bound sessions.
 func (r *Router) Count() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.count
 }
 
-// All returns every bound session, ordered by JID.
+// All returns every session known, local and remote, ordered by JID.
 func (r *Router) All() []*Session {
 	r.mu.RLock()
-	out := make([]*Session, 0, r.count)
+	out := make([]*Session, 0, len(r.users))
 	for _, list := range r.users {
 		out = append(out, list...)
 	}
@@ -137,10 +272,13 @@ func (r *Router) All() []*Session {
 	return out
 }
 
-// Session is one bound resource. Its presence fields are guarded by mu.
+// Session is one bound resource, on this node or (node != "") on another
+// node of the cluster. Its presence fields are guarded by mu.
 type Session struct {
-	jid  jid.JID
-	conn Conn
+	jid    jid.JID
+	conn   Conn
+	node   string // "" for a local session
+	router *Router
 
 	mu              sync.Mutex
 	available       bool
@@ -149,6 +287,32 @@ type Session struct {
 	rosterRequested bool
 	directed        map[jid.JID]struct{} // directed presence sent while available
 }
+
+// NewRemote returns the entry for a session on another node, with its
+// replicated presence state; conn forwards to that node.
+func NewRemote(full jid.JID, node string, conn Conn, available bool, priority int, presence *stanza.Element, interested bool) *Session {
+	return &Session{jid: full, conn: conn, node: node, available: available, priority: priority, presence: presence, rosterRequested: interested}
+}
+
+// SetRemoteState replaces a remote entry's replicated presence state.
+func (s *Session) SetRemoteState(available bool, priority int, presence *stanza.Element, interested bool) {
+	s.mu.Lock()
+	s.available, s.priority, s.presence, s.rosterRequested = available, priority, presence, interested
+	s.mu.Unlock()
+}
+
+// State returns the session's presence state at once, for replication.
+func (s *Session) State() (available bool, priority int, presence *stanza.Element, interested bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.available, s.priority, s.presence, s.rosterRequested
+}
+
+// Node is the cluster node the session lives on, "" for this one.
+func (s *Session) Node() string { return s.node }
+
+// IsLocal reports whether the session is connected to this node.
+func (s *Session) IsLocal() bool { return s.node == "" }
 
 // JID returns the session's full JID.
 func (s *Session) JID() jid.JID { return s.jid }
@@ -178,7 +342,6 @@ func (s *Session) Presence() *stanza.Element {
 // session's initial presence (it was unavailable before).
 func (s *Session) SetPresence(p *stanza.Element, available bool, priority int) (initial bool) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	initial = !s.available && available
 	s.available = available
 	s.priority = priority
@@ -187,7 +350,15 @@ func (s *Session) SetPresence(p *stanza.Element, available bool, priority int) (
 	} else {
 		s.presence = nil
 	}
+	s.mu.Unlock()
+	s.changed()
 	return initial
+}
+
+func (s *Session) changed() {
+	if s.router != nil {
+		s.router.notify(Updated, s)
+	}
 }
 
 // RequestedRoster marks that the client fetched its roster, which makes it
@@ -195,8 +366,12 @@ func (s *Session) SetPresence(p *stanza.Element, available bool, priority int) (
 // (RFC 6121 §2.1.6).
 func (s *Session) RequestedRoster() {
 	s.mu.Lock()
+	was := s.rosterRequested
 	s.rosterRequested = true
 	s.mu.Unlock()
+	if !was {
+		s.changed()
+	}
 }
 
 // Interested reports whether the session requested the roster.

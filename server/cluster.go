@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/cluster"
+	"github.com/parley-im/parley/cluster/directory"
 )
 
 // startCluster joins the cluster when the configuration names this node.
@@ -36,8 +37,11 @@ func (s *Server) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	s.node = node
-	// Say plainly what a cluster does not do yet.
-	s.log.Warn("cluster: this release tracks membership only; stanzas are not yet routed between nodes, so users on different nodes cannot reach each other live", "node", c.NodeName)
+	dir, err := directory.Start(node, s.router, s.core, s.log)
+	if err != nil {
+		return fmt.Errorf("cluster: session directory: %w", err)
+	}
+	s.dir = dir
 	node.Watch(func(ev cluster.Event) {
 		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version)
 	})

@@ -18,6 +18,7 @@ import (
 
 	"github.com/parley-im/parley/c2s"
 	"github.com/parley-im/parley/cluster"
+	"github.com/parley-im/parley/cluster/directory"
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/im"
 	"github.com/parley-im/parley/router"
@@ -40,7 +41,8 @@ type Server struct {
 	core    *im.Server
 	c2s     *c2s.Server
 	http    *http.Server
-	node    *cluster.Node // nil when not clustered
+	node    *cluster.Node        // nil when not clustered
+	dir     *directory.Directory // nil when not clustered
 	started time.Time
 
 	// CertPath is the certificate in use; CertCreated says it was just
@@ -243,6 +245,9 @@ func (s *Server) doShutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.dir != nil {
+		s.dir.Stop()
+	}
 	if s.node != nil {
 		// Leave the cluster after the streams closed, so the others hear
 		// "left" rather than wait for the heartbeat to lapse.

@@ -1,0 +1,258 @@
+// Package directory makes the sessions of every node of a cluster visible
+// to every other node, and carries stanzas to them. Each node publishes the
+// changes to its own sessions (bind, presence, unbind); every node keeps
+// the other nodes' sessions in its router as remote entries whose Conn
+// forwards stanzas over NATS to the node that holds the connection. The
+// routing decisions (RFC 6121 §8.5) stay in package im and see local and
+// remote resources alike.
+//
+// It does not decide membership (package cluster does) and stores nothing:
+// when a node dies, its entries are dropped and local contacts are told.
+package directory
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/parley-im/parley/cluster"
+	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/jid"
+	"github.com/parley-im/parley/router"
+	"github.com/parley-im/parley/stanza"
+)
+
+// Subjects. Every node subscribes to dirPrefix+"*" (the others' changes),
+// syncSubject (requests for a snapshot) and its own nodePrefix+name.
+const (
+	dirPrefix   = "parley.dir."
+	syncSubject = "parley.dirsync"
+	nodePrefix  = "parley.node."
+)
+
+// dirMsg is a change to one session, published by the node that holds it.
+type dirMsg struct {
+	Op         string `json:"op"` // bind (also snapshot entries), update, unbind
+	JID        string `json:"jid"`
+	Available  bool   `json:"a,omitempty"`
+	Priority   int    `json:"p,omitempty"`
+	Presence   string `json:"x,omitempty"` // the last broadcast presence
+	Interested bool   `json:"i,omitempty"` // requested the roster
+}
+
+// nodeMsg is addressed to one node: deliver a stanza to a local session, or
+// close one.
+type nodeMsg struct {
+	Op   string `json:"op"` // deliver, close
+	To   string `json:"to"`
+	XML  string `json:"x,omitempty"`
+	Cond string `json:"c,omitempty"`
+	Text string `json:"t,omitempty"`
+}
+
+// Directory is one node's part of the cluster-wide session directory.
+type Directory struct {
+	name   string
+	nc     *nats.Conn
+	router *router.Router
+	core   *im.Server
+	log    *slog.Logger
+
+	mu       sync.Mutex // guards subs, stopWatch
+	subs     []*nats.Subscription
+	stopWatch func()
+}
+
+// Start joins the directory: it subscribes, asks the other nodes for
+// their sessions and starts publishing this node's. Call it before the
+// node accepts clients.
+func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logger) (*Directory, error) {
+	d := &Directory{name: node.Name(), nc: node.Conn(), router: r, core: core, log: log}
+	for subj, h := range map[string]nats.MsgHandler{
+		dirPrefix + "*":          d.onDir,
+		syncSubject:              d.onSync,
+		nodePrefix + node.Name(): d.onNode,
+	} {
+		sub, err := d.nc.Subscribe(subj, h)
+		if err != nil {
+			d.Stop()
+			return nil, err
+		}
+		d.subs = append(d.subs, sub)
+	}
+	r.Observe(d.localChange)
+	d.stopWatch = node.Watch(d.membership)
+	if err := d.nc.Flush(); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	if err := d.nc.Publish(syncSubject, []byte(d.name)); err != nil {
+		d.Stop()
+		return nil, err
+	}
+	return d, nil
+}
+
+// Stop unsubscribes. Remote entries stay until the process ends.
+func (d *Directory) Stop() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, s := range d.subs {
+		_ = s.Unsubscribe()
+	}
+	d.subs = nil
+	if d.stopWatch != nil {
+		d.stopWatch()
+		d.stopWatch = nil
+	}
+	d.router.Observe(nil)
+}
+
+// localChange publishes a change to one of this node's sessions.
+func (d *Directory) localChange(ch router.Change) {
+	m := dirMsg{JID: ch.Session.JID().String()}
+	switch ch.Kind {
+	case router.Bound:
+		m.Op = "bind"
+	case router.Unbound:
+		m.Op = "unbind"
+	default:
+		m.Op = "update"
+	}
+	if m.Op != "unbind" {
+		d.fillState(&m, ch.Session)
+	}
+	d.publish(dirPrefix+d.name, m)
+}
+
+func (d *Directory) fillState(m *dirMsg, s *router.Session) {
+	avail, prio, pres, interested := s.State()
+	m.Available, m.Priority, m.Interested = avail, prio, interested
+	if pres != nil {
+		m.Presence = pres.String()
+	}
+}
+
+func (d *Directory) publish(subject string, v any) {
+	b, err := json.Marshal(v)
+	if err == nil {
+		err = d.nc.Publish(subject, b)
+	}
+	if err != nil {
+		d.log.Error("directory: publish failed", "subject", subject, "err", err)
+	}
+}
+
+// onSync answers a node asking for everybody's sessions.
+func (d *Directory) onSync(msg *nats.Msg) {
+	if string(msg.Data) == d.name {
+		return
+	}
+	for _, s := range d.router.Local() {
+		m := dirMsg{Op: "bind", JID: s.JID().String()}
+		d.fillState(&m, s)
+		d.publish(dirPrefix+d.name, m)
+	}
+}
+
+// onDir applies another node's change to its session.
+func (d *Directory) onDir(msg *nats.Msg) {
+	node := msg.Subject[len(dirPrefix):]
+	if node == d.name {
+		return
+	}
+	var m dirMsg
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		d.log.Warn("directory: unreadable change", "node", node, "err", err)
+		return
+	}
+	full, err := jid.Parse(m.JID)
+	if err != nil || full.IsBare() {
+		return
+	}
+	if m.Op == "unbind" {
+		d.router.RemoveRemote(full, node)
+		return
+	}
+	var pres *stanza.Element
+	if m.Presence != "" {
+		if pres, err = stanza.ParseBytes([]byte(m.Presence)); err != nil {
+			d.log.Warn("directory: unreadable presence", "node", node, "jid", m.JID, "err", err)
+		}
+	}
+	if s := d.router.Remote(full, node); s != nil {
+		s.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
+		return
+	}
+	s := router.NewRemote(full, node, &remoteConn{d: d, node: node, to: full}, m.Available, m.Priority, pres, m.Interested)
+	if displaced := d.router.PutRemote(s); displaced != nil {
+		// The same full JID was bound here too: the newer binding, on the
+		// other node, wins (RFC 6120 §7.7.2.2, as on one node).
+		displaced.Close(stanza.NewStreamError(stanza.StreamConflict, "replaced by a new connection with the same resource"))
+	}
+}
+
+// onNode handles a stanza or a close for one of this node's sessions.
+func (d *Directory) onNode(msg *nats.Msg) {
+	var m nodeMsg
+	if err := json.Unmarshal(msg.Data, &m); err != nil {
+		d.log.Warn("directory: unreadable node message", "err", err)
+		return
+	}
+	full, err := jid.Parse(m.To)
+	if err != nil {
+		return
+	}
+	s := d.router.Session(full)
+	if s == nil || !s.IsLocal() {
+		d.log.Debug("directory: no local session for a forwarded stanza", "to", m.To, "op", m.Op)
+		return
+	}
+	switch m.Op {
+	case "deliver":
+		el, err := stanza.ParseBytes([]byte(m.XML))
+		if err != nil {
+			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
+			return
+		}
+		s.Deliver(el)
+	case "close":
+		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.Cond), Text: m.Text})
+	}
+}
+
+// membership drops the sessions of a node that left or died and tells
+// local contacts they are gone.
+func (d *Directory) membership(ev cluster.Event) {
+	if ev.Kind != cluster.Left && ev.Kind != cluster.Died || ev.Member.Name == d.name {
+		return
+	}
+	gone := d.router.RemoveNode(ev.Member.Name)
+	if len(gone) > 0 {
+		d.log.Info("directory: dropped the sessions of a departed node", "node", ev.Member.Name, "sessions", len(gone), "event", ev.Kind.String())
+	}
+	for _, s := range gone {
+		d.core.RemoteSessionGone(context.Background(), s)
+	}
+}
+
+// remoteConn is the Conn of a session on another node.
+type remoteConn struct {
+	d    *Directory
+	node string
+	to   jid.JID
+}
+
+func (c *remoteConn) Deliver(el *stanza.Element) {
+	c.d.publish(nodePrefix+c.node, nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
+}
+
+func (c *remoteConn) Close(err *stanza.StreamError) {
+	m := nodeMsg{Op: "close", To: c.to.String(), Cond: string(stanza.StreamUndefined)}
+	if err != nil {
+		m.Cond, m.Text = string(err.Condition), err.Text
+	}
+	c.d.publish(nodePrefix+c.node, m)
+}
