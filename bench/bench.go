@@ -36,32 +36,62 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("%w: %d users need as many open files, but the limit is %d (at most %d users)",
 			ErrConfig, cfg.Users, limit, limit-fdHeadroom)
 	}
-	port, err := addrPort(cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("%w: address %q: %v", ErrConfig, cfg.Addr, err)
+	var ports []int
+	for _, a := range cfg.addrs() {
+		port, err := addrPort(a)
+		if err != nil {
+			return nil, fmt.Errorf("%w: address %q: %v", ErrConfig, a, err)
+		}
+		ports = append(ports, port)
 	}
+	pids := cfg.pids()
 	r := &runner{
 		cfg:   cfg,
-		port:  port,
+		ports: ports,
+		pids:  pids,
 		epoch: time.Now(),
 		rep: &Report{
 			Label: cfg.Label, Addr: cfg.Addr, Domain: cfg.Domain, Mechanism: cfg.Mechanism,
 			Users: cfg.Users, Senders: cfg.Senders, Started: time.Now().UTC(),
-			ServerPID: cfg.ServerPID, NoFileLimit: limit,
+			NoFileLimit: limit,
 		},
 	}
-	if cfg.ServerPID > 0 {
-		if _, err := procCPU(cfg.ServerPID); err != nil {
-			return nil, fmt.Errorf("%w: server pid %d: %v", ErrConfig, cfg.ServerPID, err)
+	if cfg.RecipientAddr != cfg.Addr {
+		r.rep.RecipientAddr = cfg.RecipientAddr
+	}
+	if len(pids) > 0 {
+		r.rep.ServerPID = pids[0]
+	}
+	if len(pids) > 1 {
+		r.rep.ServerPIDs = pids
+	}
+	for _, pid := range pids {
+		if _, err := procCPU(pid); err != nil {
+			return nil, fmt.Errorf("%w: server pid %d: %v", ErrConfig, pid, err)
 		}
-		owns, err := ownsListener(cfg.ServerPID, cfg.Addr)
-		if err != nil {
-			r.warn("cannot check that pid %d owns the listener: %v", cfg.ServerPID, err)
-		} else {
-			r.rep.ServerOwnsListener = &owns
-			if !owns {
-				r.warn("pid %d does not hold the socket listening on port %d: its CPU and memory are not the server's", cfg.ServerPID, port)
+	}
+	if len(pids) > 0 {
+		// Every address must be served by a measured process.
+		all := true
+		var why error
+		for i, a := range cfg.addrs() {
+			owner, err := listenerOwner(pids, a)
+			switch {
+			case err != nil:
+				why = err
+			case owner == 0:
+				all = false
+				if len(pids) == 1 {
+					r.warn("pid %d does not hold the socket listening on port %d: its CPU and memory are not the server's", pids[0], ports[i])
+				} else {
+					r.warn("none of the pids %v holds the socket listening on port %d: their CPU and memory are not the server's", pids, ports[i])
+				}
 			}
+		}
+		if why != nil {
+			r.warn("cannot check that the server pids %v own the listeners: %v", pids, why)
+		} else {
+			r.rep.ServerOwnsListener = &all
 		}
 	}
 	err = r.run(ctx)
@@ -74,7 +104,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 // except where noted.
 type runner struct {
 	cfg   Config
-	port  int
+	ports []int // of the distinct c2s addresses: Addr's, then RecipientAddr's
+	pids  []int // the measured server processes
 	rep   *Report
 	epoch time.Time // origin of the (monotonic) timestamps messages carry
 	cache xmppclient.SaltCache
@@ -135,7 +166,7 @@ func (r *runner) warn(format string, args ...any) {
 // dial opens a stream as user i and negotiates up to stop.
 func (r *runner) dial(ctx context.Context, i int, stop xmppclient.Stage) (*xmppclient.Client, error) {
 	return xmppclient.Dial(ctx, xmppclient.Config{
-		Addr:          r.cfg.Addr,
+		Addr:          r.cfg.addr(i),
 		Domain:        r.cfg.Domain,
 		Username:      r.cfg.user(i),
 		Password:      r.cfg.Password,
@@ -174,8 +205,8 @@ type meter struct {
 
 func (r *runner) meter() meter {
 	m := meter{r: r, t0: time.Now(), tool: selfCPU()}
-	if r.cfg.ServerPID > 0 {
-		m.srv0, _ = procCPU(r.cfg.ServerPID)
+	if len(r.pids) > 0 {
+		m.srv0, _ = r.serverCPU()
 	}
 	return m
 }
@@ -189,17 +220,47 @@ func (m meter) stop() Usage {
 		ToolCPUPct: 100 * div(float64(tool), float64(wall)),
 	}
 	u.ToolRSSKiB, _ = procRSS(os.Getpid())
-	if pid := m.r.cfg.ServerPID; pid > 0 {
-		cpu, err := procCPU(pid)
+	if len(m.r.pids) > 0 {
+		cpu, err := m.r.serverCPU()
 		if err != nil {
-			m.r.warn("server pid %d: %v (did it exit?)", pid, err)
+			m.r.warn("%v (did it exit?)", err)
 			return u
 		}
 		u.ServerCPUms = ms(cpu - m.srv0)
 		u.ServerCPUPct = 100 * div(float64(cpu-m.srv0), float64(wall))
-		u.ServerRSSKiB, _ = procRSS(pid)
+		u.ServerRSSKiB, u.ServerRSSPerPIDKiB, _ = m.r.serverRSS()
 	}
 	return u
+}
+
+// serverCPU is the CPU time of the server processes, summed.
+func (r *runner) serverCPU() (time.Duration, error) {
+	var sum time.Duration
+	for _, pid := range r.pids {
+		cpu, err := procCPU(pid)
+		if err != nil {
+			return 0, fmt.Errorf("server pid %d: %w", pid, err)
+		}
+		sum += cpu
+	}
+	return sum, nil
+}
+
+// serverRSS is the RSS of the server processes, summed, and with more
+// than one process each one's, in the order of r.pids.
+func (r *runner) serverRSS() (sum int64, each []int64, err error) {
+	for _, pid := range r.pids {
+		v, err := procRSS(pid)
+		if err != nil {
+			return 0, nil, fmt.Errorf("server pid %d: %w", pid, err)
+		}
+		sum += v
+		each = append(each, v)
+	}
+	if len(each) < 2 {
+		each = nil
+	}
+	return sum, each, nil
 }
 
 // rss is a pair of resident set sizes, in KiB.
@@ -213,7 +274,7 @@ const rssSamples = 5
 
 // settledRSS waits half of Settle for the server to go quiet (collect
 // garbage, finish deferred work), then samples both RSS over the other
-// half and keeps the medians.
+// half and keeps the medians. The server's is summed over its processes.
 func (r *runner) settledRSS(ctx context.Context) (rss, error) {
 	if !sleep(ctx, r.cfg.Settle/2) {
 		return rss{}, ctx.Err()
@@ -229,10 +290,10 @@ func (r *runner) settledRSS(ctx context.Context) (rss, error) {
 		if t, err := procRSS(os.Getpid()); err == nil {
 			tool = append(tool, t)
 		}
-		if pid := r.cfg.ServerPID; pid > 0 {
-			s, err := procRSS(pid)
+		if len(r.pids) > 0 {
+			s, _, err := r.serverRSS()
 			if err != nil {
-				return rss{}, fmt.Errorf("server pid %d: %w", pid, err)
+				return rss{}, err
 			}
 			srv = append(srv, s)
 		}

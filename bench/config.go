@@ -4,6 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -57,9 +60,19 @@ func known(p Phase) bool {
 // Config describes one run. Accounts are <UserPrefix><i>@<Domain> for i in
 // [0, Users), all with Password.
 type Config struct {
-	Addr      string // host:port of the server's plain c2s listener
-	Domain    string // the XMPP domain; default "localhost"
-	ServerPID int    // process whose CPU and RSS are measured; 0: none
+	Addr string // host:port of the server's plain c2s listener
+	// RecipientAddr is where the partners (users [Senders, 2·Senders),
+	// who only receive) register and log in; every other user uses Addr.
+	// Pointing it at another node of a cluster measures cross-node
+	// messaging. Default: Addr.
+	RecipientAddr string
+	Domain        string // the XMPP domain; default "localhost"
+	ServerPID     int    // process whose CPU and RSS are measured; 0: none
+	// ServerPIDs are more processes measured with ServerPID (the nodes of
+	// a cluster, say): their CPU times are summed, and so are their RSS
+	// (the report also gives each process's RSS). A PID listed twice
+	// counts once.
+	ServerPIDs []int
 
 	Users      int
 	UserPrefix string // default "bench"
@@ -97,6 +110,9 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
+	if c.RecipientAddr == "" {
+		c.RecipientAddr = c.Addr
+	}
 	if c.Domain == "" {
 		c.Domain = "localhost"
 	}
@@ -137,12 +153,19 @@ func (c *Config) Validate() error {
 	switch {
 	case c.Addr == "":
 		return bad("no server address")
+	case c.RecipientAddr != "" && !validAddr(c.RecipientAddr):
+		return bad("recipient address %q: want host:port", c.RecipientAddr)
 	case c.Users <= 0:
 		return bad("users must be positive")
 	case c.Concurrency <= 0:
 		return bad("concurrency must be positive")
 	case len(c.Phases) == 0:
 		return bad("no phases")
+	}
+	for _, pid := range c.ServerPIDs {
+		if pid <= 0 {
+			return bad("server pid %d: want a positive process ID", pid)
+		}
 	}
 	switch c.Mechanism {
 	case xmppclient.ScramSHA1, xmppclient.ScramSHA256, xmppclient.Plain:
@@ -180,3 +203,92 @@ func (c *Config) has(p Phase) bool {
 }
 
 func (c *Config) user(i int) string { return c.UserPrefix + itoa(i) }
+
+// addr is where user i connects: the partners (the users who only
+// receive) at RecipientAddr, everyone else at Addr.
+func (c *Config) addr(i int) string {
+	if c.RecipientAddr != "" && i >= c.Senders && i < 2*c.Senders {
+		return c.RecipientAddr
+	}
+	return c.Addr
+}
+
+// addrs lists the distinct c2s addresses the run connects to.
+func (c *Config) addrs() []string {
+	if c.RecipientAddr == "" || c.RecipientAddr == c.Addr {
+		return []string{c.Addr}
+	}
+	return []string{c.Addr, c.RecipientAddr}
+}
+
+// pids lists the measured server processes, ServerPID first, each once.
+func (c *Config) pids() []int {
+	var out []int
+	for _, p := range append([]int{c.ServerPID}, c.ServerPIDs...) {
+		if p > 0 && !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func validAddr(s string) bool {
+	_, p, err := net.SplitHostPort(s)
+	if err != nil {
+		return false
+	}
+	n, err := strconv.Atoi(p)
+	return err == nil && n > 0 && n < 65536
+}
+
+// ParsePIDs reads a comma-separated list of process IDs, as --server-pid
+// takes them: "123" or "123,456". Empty entries and 0 (no process) are
+// skipped, so "" and "0" give none; a PID listed twice is an error.
+func ParsePIDs(s string) ([]int, error) {
+	var out []int
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		pid, err := strconv.Atoi(f)
+		if err != nil || pid < 0 {
+			return nil, fmt.Errorf("%w: server pid %q: want a process ID", ErrConfig, f)
+		}
+		if pid == 0 {
+			continue
+		}
+		if slices.Contains(out, pid) {
+			return nil, fmt.Errorf("%w: server pid %d listed twice", ErrConfig, pid)
+		}
+		out = append(out, pid)
+	}
+	return out, nil
+}
+
+// PIDs is a flag.Value for ParsePIDs' lists:
+//
+//	fs.Var((*bench.PIDs)(&cfg.ServerPIDs), "server-pid", "...")
+type PIDs []int
+
+// String joins the PIDs with commas ("0" for none, the old default).
+func (p *PIDs) String() string {
+	if p == nil || len(*p) == 0 {
+		return "0"
+	}
+	parts := make([]string, len(*p))
+	for i, pid := range *p {
+		parts[i] = strconv.Itoa(pid)
+	}
+	return strings.Join(parts, ",")
+}
+
+// Set replaces the list with s parsed by ParsePIDs.
+func (p *PIDs) Set(s string) error {
+	v, err := ParsePIDs(s)
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}

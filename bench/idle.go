@@ -21,7 +21,7 @@ func (r *runner) idle(ctx context.Context) error {
 	res := &IdleResult{
 		Usage:                u,
 		Connections:          conns,
-		Established:          establishedAt(r.port),
+		Established:          establishedAt(r.ports...),
 		ServerRSSBaselineKiB: r.baseline.server,
 		ServerRSSIdleKiB:     now.server,
 		ServerRSSSamplesKiB:  now.samples,
@@ -29,7 +29,7 @@ func (r *runner) idle(ctx context.Context) error {
 		ToolRSSIdleKiB:       now.tool,
 		ToolRSSPerConnKiB:    div(float64(now.tool-r.baseline.tool), float64(conns)),
 	}
-	if r.cfg.ServerPID > 0 {
+	if len(r.pids) > 0 {
 		res.ServerRSSPerConnKiB = div(float64(now.server-r.baseline.server), float64(conns))
 	}
 	r.rep.Phases.Idle = res

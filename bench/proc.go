@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -133,34 +134,34 @@ func addrPort(addr string) (int, error) {
 	return strconv.Atoi(p)
 }
 
-// establishedAt counts established TCP sockets whose local port is port:
-// on loopback, the server's ends of client connections. It is evidence,
-// independent of the server, that the logins are being held.
-func establishedAt(port int) int {
+// establishedAt counts established TCP sockets whose local port is one of
+// ports: on loopback, the server's ends of client connections. It is
+// evidence, independent of the server, that the logins are being held.
+func establishedAt(ports ...int) int {
 	socks, err := tcpSockets()
 	if err != nil {
 		return -1
 	}
 	n := 0
 	for _, s := range socks {
-		if s.localPort == port && s.state == "01" {
+		if s.state == "01" && slices.Contains(ports, s.localPort) {
 			n++
 		}
 	}
 	return n
 }
 
-// ownsListener reports whether process pid holds the socket listening on
-// addr's port, so the CPU and memory measured are those of the server
-// that is actually answering.
-func ownsListener(pid int, addr string) (bool, error) {
+// listenerOwner returns which of pids holds the socket listening on
+// addr's port, 0 for none, so the CPU and memory measured are those of
+// the server that is actually answering.
+func listenerOwner(pids []int, addr string) (int, error) {
 	port, err := addrPort(addr)
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	socks, err := tcpSockets()
 	if err != nil {
-		return false, err
+		return 0, err
 	}
 	inodes := map[string]bool{}
 	for _, s := range socks {
@@ -169,17 +170,19 @@ func ownsListener(pid int, addr string) (bool, error) {
 		}
 	}
 	if len(inodes) == 0 {
-		return false, fmt.Errorf("bench: nothing listens on port %d", port)
+		return 0, fmt.Errorf("bench: nothing listens on port %d", port)
 	}
-	dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return false, err
-	}
-	for _, e := range ents {
-		if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && inodes[l] {
-			return true, nil
+	for _, pid := range pids {
+		dir := filepath.Join("/proc", strconv.Itoa(pid), "fd")
+		ents, err := os.ReadDir(dir)
+		if err != nil {
+			return 0, err
+		}
+		for _, e := range ents {
+			if l, err := os.Readlink(filepath.Join(dir, e.Name())); err == nil && inodes[l] {
+				return pid, nil
+			}
 		}
 	}
-	return false, nil
+	return 0, nil
 }

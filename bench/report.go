@@ -9,18 +9,25 @@ import (
 
 // Report is the outcome of a run. Its JSON form, {label, phases: {...}},
 // is what comparison scripts read; a phase that did not run is absent.
-// Server figures are zero when no server PID was given.
+// Server figures are zero when no server PID was given. With several
+// server PIDs, every server CPU and RSS figure is the sum over them.
 type Report struct {
-	Label     string    `json:"label"`
-	Addr      string    `json:"addr"`
-	Domain    string    `json:"domain"`
-	Mechanism string    `json:"mechanism"`
-	Users     int       `json:"users"`
-	Senders   int       `json:"senders"`
-	Started   time.Time `json:"started"`
-	ServerPID int       `json:"server_pid"`
-	// ServerOwnsListener says whether ServerPID holds the listening socket
-	// of Addr; null when it could not be checked.
+	Label string `json:"label"`
+	Addr  string `json:"addr"`
+	// RecipientAddr is where the partners logged in, when not at Addr.
+	RecipientAddr string    `json:"recipient_addr,omitempty"`
+	Domain        string    `json:"domain"`
+	Mechanism     string    `json:"mechanism"`
+	Users         int       `json:"users"`
+	Senders       int       `json:"senders"`
+	Started       time.Time `json:"started"`
+	// ServerPID is the (first) measured server process; ServerPIDs lists
+	// them all when there are several.
+	ServerPID  int   `json:"server_pid"`
+	ServerPIDs []int `json:"server_pids,omitempty"`
+	// ServerOwnsListener says whether the server PIDs hold the listening
+	// sockets of Addr (and RecipientAddr); null when it could not be
+	// checked.
 	ServerOwnsListener *bool    `json:"server_owns_listener"`
 	NoFileLimit        uint64   `json:"nofile_limit"`
 	Warnings           []string `json:"warnings,omitempty"`
@@ -41,12 +48,15 @@ type Results struct {
 
 // Usage is what a phase cost: its wall time, the CPU time of the server
 // and of the tool during it (percent of one core), and their RSS at its
-// end.
+// end. The server's CPU and RSS are summed over the server PIDs;
+// ServerRSSPerPIDKiB has each one's RSS, in the order of server_pids,
+// when there are several.
 type Usage struct {
-	Seconds      float64 `json:"seconds"`
-	ServerCPUms  float64 `json:"server_cpu_ms"`
-	ServerCPUPct float64 `json:"server_cpu_pct"`
-	ServerRSSKiB int64   `json:"server_rss_kib"`
+	Seconds            float64 `json:"seconds"`
+	ServerCPUms        float64 `json:"server_cpu_ms"`
+	ServerCPUPct       float64 `json:"server_cpu_pct"`
+	ServerRSSKiB       int64   `json:"server_rss_kib"`
+	ServerRSSPerPIDKiB []int64 `json:"server_rss_per_pid_kib,omitempty"`
 	ToolCPUms    float64 `json:"tool_cpu_ms"`
 	ToolCPUPct   float64 `json:"tool_cpu_pct"`
 	ToolRSSKiB   int64   `json:"tool_rss_kib"`
@@ -88,7 +98,8 @@ type IdleResult struct {
 	Usage
 	Connections int `json:"connections"`
 	// Established counts established sockets on the server's port (the
-	// server's ends), from /proc/net/tcp; -1 when unknown.
+	// server's ends; both servers' with a recipient address), from
+	// /proc/net/tcp; -1 when unknown.
 	Established          int     `json:"established_at_server_port"`
 	ServerRSSBaselineKiB int64   `json:"server_rss_baseline_kib"`
 	ServerRSSIdleKiB     int64   `json:"server_rss_idle_kib"`
@@ -148,6 +159,25 @@ type LatencyResult struct {
 	ToolCPUPer   float64      `json:"tool_cpu_us_per_msg"`
 }
 
+// pids lists the measured server processes.
+func (r *Report) pids() []int {
+	if len(r.ServerPIDs) > 0 {
+		return r.ServerPIDs
+	}
+	if r.ServerPID > 0 {
+		return []int{r.ServerPID}
+	}
+	return nil
+}
+
+// addrs names the c2s addresses of the run.
+func (r *Report) addrs() string {
+	if r.RecipientAddr == "" {
+		return r.Addr
+	}
+	return r.Addr + " and " + r.RecipientAddr
+}
+
 // WriteJSON writes the report as indented JSON.
 func (r *Report) WriteJSON(w io.Writer) error {
 	enc := json.NewEncoder(w)
@@ -160,7 +190,12 @@ func (r *Report) problems() []string {
 	out := []string{}
 	add := func(format string, args ...any) { out = append(out, fmt.Sprintf(format, args...)) }
 	if o := r.ServerOwnsListener; o != nil && !*o {
-		add("pid %d does not own the listener of %s: the server figures are not the server's", r.ServerPID, r.Addr)
+		switch {
+		case len(r.ServerPIDs) > 1 || r.RecipientAddr != "":
+			add("pids %v do not own the listeners of %s: the server figures are not the servers'", r.pids(), r.addrs())
+		default:
+			add("pid %d does not own the listener of %s: the server figures are not the server's", r.ServerPID, r.Addr)
+		}
 	}
 	p := r.Phases
 	if x := p.Register; x != nil && x.Failed > 0 {

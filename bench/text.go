@@ -20,9 +20,15 @@ func (r *Report) WriteText(w io.Writer) error {
 	}
 	fmt.Fprintf(w, "parley bench%s: %s domain %s, %d users, %s, started %s\n",
 		label, r.Addr, r.Domain, r.Users, r.Mechanism, r.Started.Format(time.RFC3339))
-	if r.ServerPID > 0 {
+	if r.RecipientAddr != "" {
+		fmt.Fprintf(w, "recipients (users %d..%d) at %s\n", r.Senders, 2*r.Senders-1, r.RecipientAddr)
+	}
+	switch pids := r.pids(); {
+	case len(pids) > 1:
+		fmt.Fprintf(w, "server pids %s, CPU and RSS summed (own the listeners: %s)\n", joinInts(pids), owns)
+	case len(pids) == 1:
 		fmt.Fprintf(w, "server pid %d (owns the listener: %s)\n", r.ServerPID, owns)
-	} else {
+	default:
 		fmt.Fprintln(w, "no server pid: server CPU and memory not measured")
 	}
 	for _, s := range r.Warnings {
@@ -73,6 +79,14 @@ func (r *Report) WriteText(w io.Writer) error {
 		p.Latency.writeExamples(w, "latency")
 	}
 	return nil
+}
+
+func joinInts(v []int) string {
+	s := make([]string, len(v))
+	for i, n := range v {
+		s[i] = itoa(n)
+	}
+	return strings.Join(s, ",")
 }
 
 func (d *Delivery) checks() string {

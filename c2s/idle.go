@@ -64,7 +64,8 @@ func (r *idleReader) do(op func() (int, error)) (int, error) {
 	c := r.c
 	cfg := &c.srv.cfg
 	for {
-		if c.sess != nil && !r.armed && (cfg.PingInterval > 0 || cfg.IdleTimeout > 0) {
+		// A closing stream keeps the short deadline finishClose set.
+		if c.sess != nil && !r.armed && (cfg.PingInterval > 0 || cfg.IdleTimeout > 0) && !c.out.isClosed() {
 			_ = c.nc.SetReadDeadline(time.Now().Add(r.wait()))
 			r.armed = true
 		}

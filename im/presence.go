@@ -68,11 +68,12 @@ func (s *Server) broadcast(ctx context.Context, sess *router.Session, st *stanza
 			s.deliverPresence(ctx, st, sess.JID(), c)
 		}
 	}
-	for _, ss := range s.router.Sessions(owner) {
-		if a, _ := ss.Available(); a || ss == sess {
-			ss.Deliver(st)
-		}
+	// (The sender's own session sees its presence even when it is the one
+	// going unavailable.)
+	if a, _ := sess.Available(); !a {
+		sess.Deliver(st)
 	}
+	s.router.DeliverAvailable(owner, st)
 	if !available {
 		for _, d := range sess.TakeDirected() {
 			s.deliverPresence(ctx, st, sess.JID(), d)
@@ -151,11 +152,7 @@ func (s *Server) deliverPresence(ctx context.Context, st *stanza.Element, from, 
 		}
 		return
 	}
-	for _, ss := range s.router.Sessions(to) {
-		if a, _ := ss.Available(); a {
-			ss.Deliver(st)
-		}
-	}
+	s.router.DeliverAvailable(to, st)
 }
 
 // probe answers, on the contact's behalf, a probe from sess: the contact's

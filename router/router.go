@@ -29,6 +29,47 @@ type Conn interface {
 	Close(err *stanza.StreamError)
 }
 
+// Fanout is implemented by the Conn of sessions on other nodes: one call
+// hands a stanza to that node for every available resource of a bare JID it
+// holds, so presence to a contact costs one message per node, not one per
+// resource.
+type Fanout interface {
+	DeliverAvailable(bare jid.JID, el *stanza.Element)
+}
+
+// DeliverAvailable delivers el to every available resource of bare: local
+// ones directly, each other node's with one message.
+func (r *Router) DeliverAvailable(bare jid.JID, el *stanza.Element) {
+	var nodes map[string]bool
+	for _, s := range r.Sessions(bare) {
+		if a, _ := s.Available(); !a {
+			continue
+		}
+		if f, ok := s.conn.(Fanout); ok && s.node != "" {
+			if nodes[s.node] {
+				continue
+			}
+			if nodes == nil {
+				nodes = make(map[string]bool, 2)
+			}
+			nodes[s.node] = true
+			f.DeliverAvailable(bare, el)
+			continue
+		}
+		s.Deliver(el)
+	}
+}
+
+// DeliverLocalAvailable delivers el to the available resources of bare
+// that are connected to this node (the receiving end of Fanout).
+func (r *Router) DeliverLocalAvailable(bare jid.JID, el *stanza.Element) {
+	for _, s := range r.Sessions(bare) {
+		if a, _ := s.Available(); a && s.node == "" {
+			s.Deliver(el)
+		}
+	}
+}
+
 // Router maps bare JIDs to their bound sessions: local ones, and in a
 // cluster the sessions of other nodes, kept here by the cluster directory.
 type Router struct {

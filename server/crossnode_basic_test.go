@@ -81,3 +81,39 @@ func TestCrossNodeBasics(t *testing.T) {
 	send(bob, "alice@localhost/a", "back")
 	recv(alice, "back", "bob@localhost/b")
 }
+
+func TestCrossNodeUnbindPropagates(t *testing.T) {
+	dsn := testpg.Start(t)
+	p1, p2 := freePort(t), freePort(t)
+	mk := func(name string, port, peer int) *testserver.Server {
+		return testserver.Start(t, testserver.PlainTCP, func(c *config.Config) {
+			c.Storage.Driver, c.Storage.PostgresDSN = config.DriverPostgres, dsn
+			c.Cluster.NodeName = name
+			c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", port)
+			c.Cluster.Peers = []string{fmt.Sprintf("nats://127.0.0.1:%d", peer)}
+			c.Cluster.Heartbeat = 200 * time.Millisecond
+			c.Cluster.DeadAfter = time.Second
+		})
+	}
+	n1, n2 := mk("n1", p1, p2), mk("n2", p2, p1)
+	for _, n := range []*testserver.Server{n1, n2} {
+		testutil.Eventually(t, 10*time.Second, func() bool { return len(liveNodes(n)) == 2 })
+	}
+	n1.AddUser("bob@localhost", "pw")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	bob, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: n2.C2S(), Domain: "localhost", Username: "bob", Password: "pw", Resource: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	full := jid.MustParse("bob@localhost/b")
+	testutil.Eventually(t, 5*time.Second, func() bool { return n1.Router().Session(full) != nil })
+	bob.Close()
+	testutil.Eventually(t, 5*time.Second, func() bool { return n2.Router().Session(full) == nil })
+	testutil.Eventually(t, 5*time.Second, func() bool { return n1.Router().Session(full) == nil })
+	sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer scancel()
+	if err := n2.Shutdown(sctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+}

@@ -45,7 +45,7 @@ type dirMsg struct {
 // nodeMsg is addressed to one node: deliver a stanza to a local session, or
 // close one.
 type nodeMsg struct {
-	Op   string `json:"op"` // deliver, close
+	Op   string `json:"op"` // deliver, fanout (to every available resource of a bare JID), close
 	To   string `json:"to"`
 	XML  string `json:"x,omitempty"`
 	Cond string `json:"c,omitempty"`
@@ -60,8 +60,8 @@ type Directory struct {
 	core   *im.Server
 	log    *slog.Logger
 
-	mu       sync.Mutex // guards subs, stopWatch
-	subs     []*nats.Subscription
+	mu        sync.Mutex // guards subs, stopWatch
+	subs      []*nats.Subscription
 	stopWatch func()
 }
 
@@ -186,6 +186,11 @@ func (d *Directory) onDir(msg *nats.Msg) {
 		s.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
 		return
 	}
+	if m.Op != "bind" {
+		// An update for a session we no longer have: it was unbound, and
+		// its last presence change (unavailable) went out after that.
+		return
+	}
 	s := router.NewRemote(full, node, &remoteConn{d: d, node: node, to: full}, m.Available, m.Priority, pres, m.Interested)
 	if displaced := d.router.PutRemote(s); displaced != nil {
 		// The same full JID was bound here too: the newer binding, on the
@@ -203,6 +208,15 @@ func (d *Directory) onNode(msg *nats.Msg) {
 	}
 	full, err := jid.Parse(m.To)
 	if err != nil {
+		return
+	}
+	if m.Op == "fanout" {
+		el, err := stanza.ParseBytes([]byte(m.XML))
+		if err != nil {
+			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
+			return
+		}
+		d.router.DeliverLocalAvailable(full.Bare(), el)
 		return
 	}
 	s := d.router.Session(full)
@@ -247,6 +261,12 @@ type remoteConn struct {
 
 func (c *remoteConn) Deliver(el *stanza.Element) {
 	c.d.publish(nodePrefix+c.node, nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
+}
+
+// DeliverAvailable sends one message for all of bare's available resources
+// on the node (router.Fanout).
+func (c *remoteConn) DeliverAvailable(bare jid.JID, el *stanza.Element) {
+	c.d.publish(nodePrefix+c.node, nodeMsg{Op: "fanout", To: bare.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
 }
 
 func (c *remoteConn) Close(err *stanza.StreamError) {
