@@ -57,9 +57,9 @@ type Usage struct {
 	ServerCPUPct       float64 `json:"server_cpu_pct"`
 	ServerRSSKiB       int64   `json:"server_rss_kib"`
 	ServerRSSPerPIDKiB []int64 `json:"server_rss_per_pid_kib,omitempty"`
-	ToolCPUms    float64 `json:"tool_cpu_ms"`
-	ToolCPUPct   float64 `json:"tool_cpu_pct"`
-	ToolRSSKiB   int64   `json:"tool_rss_kib"`
+	ToolCPUms          float64 `json:"tool_cpu_ms"`
+	ToolCPUPct         float64 `json:"tool_cpu_pct"`
+	ToolRSSKiB         int64   `json:"tool_rss_kib"`
 }
 
 // RegisterResult is the register phase: XEP-0077 in-band registration.

@@ -843,34 +843,22 @@ func TestCrossNodeDeath(t *testing.T) {
 }
 
 func TestTmpShutdown(t *testing.T) {
-	for _, v := range []string{"1 node online", "2 nodes dial", "2 nodes dial+presence", "2 nodes dial+roster", "2 nodes online", "2 nodes roster+presence"} {
+	for _, v := range []string{"single", "single", "single", "cluster1", "cluster1", "cluster1"} {
 		t.Run(v, func(t *testing.T) {
-			n := 2
-			if v[0] == '1' {
-				n = 1
+			var s *testserver.Server
+			if v == "single" {
+				s = testserver.Start(t, testserver.PlainTCP)
+			} else {
+				s = startNodes(t, 1)[0]
 			}
-			e := newCrossEnv(t, n)
-			u := e.accounts("alice", "bob")
-			switch v {
-			case "1 node online":
-				e.online(n-1, u[1], "b", 0)
-			case "2 nodes dial":
-				e.dial(n-1, u[1], "b")
-			case "2 nodes dial+presence":
-				e.dial(n-1, u[1], "b").available(0)
-			case "2 nodes online":
-				e.online(n-1, u[1], "b", 0)
-			case "2 nodes roster+presence":
-				c := e.dial(n-1, u[1], "b")
-				c.roster()
-				c.available(0)
-			case "2 nodes dial+roster":
-				e.dial(n-1, u[1], "b").roster()
-			}
-			time.Sleep(300 * time.Millisecond)
+			s.AddUser("bob@localhost", crossPassword)
+			e := &crossEnv{t: t, nodes: []*testserver.Server{s}}
+			c := e.dial(0, "bob", "b")
+			c.roster()
+			c.available(0)
 			start := time.Now()
 			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := e.nodes[n-1].Shutdown(sctx)
+			err := s.Shutdown(sctx)
 			cancel()
 			t.Logf("%s: shutdown took %v: %v", v, time.Since(start), err)
 		})
