@@ -11,9 +11,12 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/nats-io/nats.go"
@@ -42,14 +45,36 @@ type dirMsg struct {
 	Interested bool   `json:"i,omitempty"` // requested the roster
 }
 
-// nodeMsg is addressed to one node: deliver a stanza to a local session, or
-// close one.
+// nodeMsg is addressed to one node: deliver a stanza to a local session,
+// to every available resource of a bare JID (fanout), or close a session.
+// It travels as its fields joined by NUL, which neither XML nor JIDs can
+// contain: stanzas are the bulk of cluster traffic and are not worth
+// escaping into JSON.
 type nodeMsg struct {
-	Op   string `json:"op"` // deliver, fanout (to every available resource of a bare JID), close
-	To   string `json:"to"`
-	XML  string `json:"x,omitempty"`
-	Cond string `json:"c,omitempty"`
-	Text string `json:"t,omitempty"`
+	Op   string // deliver, fanout, close
+	To   string
+	Cond string
+	Text string
+	XML  string
+}
+
+func (m nodeMsg) encode() []byte {
+	b := make([]byte, 0, len(m.Op)+len(m.To)+len(m.Cond)+len(m.Text)+len(m.XML)+4)
+	for i, f := range []string{m.Op, m.To, m.Cond, m.Text, m.XML} {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, f...)
+	}
+	return b
+}
+
+func decodeNode(b []byte) (nodeMsg, error) {
+	f := strings.SplitN(string(b), "\x00", 5)
+	if len(f) != 5 {
+		return nodeMsg{}, errors.New("directory: malformed node message")
+	}
+	return nodeMsg{Op: f[0], To: f[1], Cond: f[2], Text: f[3], XML: f[4]}, nil
 }
 
 // Directory is one node's part of the cluster-wide session directory.
@@ -135,13 +160,22 @@ func (d *Directory) fillState(m *dirMsg, s *router.Session) {
 	}
 }
 
-func (d *Directory) publish(subject string, v any) {
-	b, err := json.Marshal(v)
+func (d *Directory) publish(subject string, m dirMsg) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // presence XML: keep <, > and & as they are
+	err := enc.Encode(m)
 	if err == nil {
-		err = d.nc.Publish(subject, b)
+		err = d.nc.Publish(subject, buf.Bytes())
 	}
 	if err != nil {
 		d.log.Error("directory: publish failed", "subject", subject, "err", err)
+	}
+}
+
+func (d *Directory) send(node string, m nodeMsg) {
+	if err := d.nc.Publish(nodePrefix+node, m.encode()); err != nil {
+		d.log.Error("directory: publish failed", "node", node, "err", err)
 	}
 }
 
@@ -201,8 +235,8 @@ func (d *Directory) onDir(msg *nats.Msg) {
 
 // onNode handles a stanza or a close for one of this node's sessions.
 func (d *Directory) onNode(msg *nats.Msg) {
-	var m nodeMsg
-	if err := json.Unmarshal(msg.Data, &m); err != nil {
+	m, err := decodeNode(msg.Data)
+	if err != nil {
 		d.log.Warn("directory: unreadable node message", "err", err)
 		return
 	}
@@ -260,13 +294,13 @@ type remoteConn struct {
 }
 
 func (c *remoteConn) Deliver(el *stanza.Element) {
-	c.d.publish(nodePrefix+c.node, nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
+	c.d.send(c.node, nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
 }
 
 // DeliverAvailable sends one message for all of bare's available resources
 // on the node (router.Fanout).
 func (c *remoteConn) DeliverAvailable(bare jid.JID, el *stanza.Element) {
-	c.d.publish(nodePrefix+c.node, nodeMsg{Op: "fanout", To: bare.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
+	c.d.send(c.node, nodeMsg{Op: "fanout", To: bare.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
 }
 
 func (c *remoteConn) Close(err *stanza.StreamError) {
@@ -274,5 +308,5 @@ func (c *remoteConn) Close(err *stanza.StreamError) {
 	if err != nil {
 		m.Cond, m.Text = string(err.Condition), err.Text
 	}
-	c.d.publish(nodePrefix+c.node, m)
+	c.d.send(c.node, m)
 }
