@@ -800,6 +800,8 @@ func crossConflict(t *testing.T, e *crossEnv) {
 // When a node goes, its users' contacts on the other nodes get unavailable
 // presence from each of its sessions (RFC 6121 §4.5.2), and its sessions
 // leave the directory, so messages to them are stored offline.
+//
+// An abrupt death (SIGKILL) is tested with real processes in test/cluster.
 func TestCrossNodeDeath(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
@@ -813,14 +815,10 @@ func TestCrossNodeDeath(t *testing.T) {
 				t.Fatalf("shutdown: %v", err)
 			}
 		}},
-		{"abrupt death", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			if tt.kill == nil {
-				t.Skip("pending: testserver/server has no hook to kill a node abruptly (no heartbeat, no leave, connections dropped), e.g. Server.KillForTest")
-			}
 			e := newCrossEnv(t, 2)
 			u := e.accounts("alice", "bob")
 			e.relate(u[0], u[1])
@@ -838,29 +836,6 @@ func TestCrossNodeDeath(t *testing.T) {
 			expectNothing(t, crossAbsence{alice, "an error for a message to a user who is offline", func(el *stanza.Element) bool {
 				return el.Name == "message" && el.ID() == "after-death"
 			}})
-		})
-	}
-}
-
-func TestTmpShutdown(t *testing.T) {
-	for _, v := range []string{"single", "single", "single", "cluster1", "cluster1", "cluster1"} {
-		t.Run(v, func(t *testing.T) {
-			var s *testserver.Server
-			if v == "single" {
-				s = testserver.Start(t, testserver.PlainTCP)
-			} else {
-				s = startNodes(t, 1)[0]
-			}
-			s.AddUser("bob@localhost", crossPassword)
-			e := &crossEnv{t: t, nodes: []*testserver.Server{s}}
-			c := e.dial(0, "bob", "b")
-			c.roster()
-			c.available(0)
-			start := time.Now()
-			sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			err := s.Shutdown(sctx)
-			cancel()
-			t.Logf("%s: shutdown took %v: %v", v, time.Since(start), err)
 		})
 	}
 }
