@@ -201,12 +201,13 @@ type meter struct {
 	r          *runner
 	t0         time.Time
 	srv0, tool time.Duration
+	srv0Each   []time.Duration
 }
 
 func (r *runner) meter() meter {
 	m := meter{r: r, t0: time.Now(), tool: selfCPU()}
 	if len(r.pids) > 0 {
-		m.srv0, _ = r.serverCPU()
+		m.srv0, m.srv0Each, _ = r.serverCPU()
 	}
 	return m
 }
@@ -221,29 +222,35 @@ func (m meter) stop() Usage {
 	}
 	u.ToolRSSKiB, _ = procRSS(os.Getpid())
 	if len(m.r.pids) > 0 {
-		cpu, err := m.r.serverCPU()
+		cpu, each, err := m.r.serverCPU()
 		if err != nil {
 			m.r.warn("%v (did it exit?)", err)
 			return u
 		}
 		u.ServerCPUms = ms(cpu - m.srv0)
 		u.ServerCPUPct = 100 * div(float64(cpu-m.srv0), float64(wall))
+		if len(each) > 1 && len(m.srv0Each) == len(each) {
+			for i := range each {
+				u.ServerCPUPerPIDms = append(u.ServerCPUPerPIDms, ms(each[i]-m.srv0Each[i]))
+			}
+		}
 		u.ServerRSSKiB, u.ServerRSSPerPIDKiB, _ = m.r.serverRSS()
 	}
 	return u
 }
 
-// serverCPU is the CPU time of the server processes, summed.
-func (r *runner) serverCPU() (time.Duration, error) {
-	var sum time.Duration
+// serverCPU is the CPU time of the server processes, summed, and each
+// one's, in the order of r.pids.
+func (r *runner) serverCPU() (sum time.Duration, each []time.Duration, err error) {
 	for _, pid := range r.pids {
 		cpu, err := procCPU(pid)
 		if err != nil {
-			return 0, fmt.Errorf("server pid %d: %w", pid, err)
+			return 0, nil, fmt.Errorf("server pid %d: %w", pid, err)
 		}
 		sum += cpu
+		each = append(each, cpu)
 	}
-	return sum, nil
+	return sum, each, nil
 }
 
 // serverRSS is the RSS of the server processes, summed, and with more

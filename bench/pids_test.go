@@ -129,9 +129,12 @@ func TestServerSums(t *testing.T) {
 	}
 	r := &runner{pids: append([]int{os.Getpid()}, kids...)}
 	self0, _ := procCPU(os.Getpid())
-	sum, err := r.serverCPU()
+	sum, each, err := r.serverCPU()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(each) != 3 || each[1]+each[2] > sum || sum != each[0]+each[1]+each[2] {
+		t.Errorf("summed CPU %v, each %v", sum, each)
 	}
 	self1, _ := procCPU(os.Getpid())
 	var kidsCPU time.Duration
@@ -145,19 +148,19 @@ func TestServerSums(t *testing.T) {
 	if sum < self0+kidsCPU || sum > self1+kidsCPU {
 		t.Errorf("summed CPU %v, want between %v and %v", sum, self0+kidsCPU, self1+kidsCPU)
 	}
-	rss, each, err := r.serverRSS()
+	rss, eachRSS, err := r.serverRSS()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(each) != 3 || each[0] <= 0 || each[1] <= 0 || each[2] <= 0 || rss != each[0]+each[1]+each[2] {
-		t.Errorf("RSS %d KiB, each %v", rss, each)
+	if len(eachRSS) != 3 || eachRSS[0] <= 0 || eachRSS[1] <= 0 || eachRSS[2] <= 0 || rss != eachRSS[0]+eachRSS[1]+eachRSS[2] {
+		t.Errorf("RSS %d KiB, each %v", rss, eachRSS)
 	}
 	r.pids = r.pids[:1]
 	if _, each, _ := r.serverRSS(); each != nil {
 		t.Errorf("one pid: each = %v, want nil", each)
 	}
 	r.pids = []int{kids[0], 1 << 30}
-	if _, err := r.serverCPU(); err == nil {
+	if _, _, err := r.serverCPU(); err == nil {
 		t.Error("no error for a pid that does not exist")
 	}
 }

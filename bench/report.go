@@ -48,18 +48,19 @@ type Results struct {
 
 // Usage is what a phase cost: its wall time, the CPU time of the server
 // and of the tool during it (percent of one core), and their RSS at its
-// end. The server's CPU and RSS are summed over the server PIDs;
-// ServerRSSPerPIDKiB has each one's RSS, in the order of server_pids,
-// when there are several.
+// end. The server's CPU and RSS are summed over the server PIDs; with
+// several, the PerPID fields give each one's, in the order of
+// server_pids.
 type Usage struct {
-	Seconds            float64 `json:"seconds"`
-	ServerCPUms        float64 `json:"server_cpu_ms"`
-	ServerCPUPct       float64 `json:"server_cpu_pct"`
-	ServerRSSKiB       int64   `json:"server_rss_kib"`
-	ServerRSSPerPIDKiB []int64 `json:"server_rss_per_pid_kib,omitempty"`
-	ToolCPUms          float64 `json:"tool_cpu_ms"`
-	ToolCPUPct         float64 `json:"tool_cpu_pct"`
-	ToolRSSKiB         int64   `json:"tool_rss_kib"`
+	Seconds            float64   `json:"seconds"`
+	ServerCPUms        float64   `json:"server_cpu_ms"`
+	ServerCPUPerPIDms  []float64 `json:"server_cpu_ms_per_pid,omitempty"`
+	ServerCPUPct       float64   `json:"server_cpu_pct"`
+	ServerRSSKiB       int64     `json:"server_rss_kib"`
+	ServerRSSPerPIDKiB []int64   `json:"server_rss_per_pid_kib,omitempty"`
+	ToolCPUms          float64   `json:"tool_cpu_ms"`
+	ToolCPUPct         float64   `json:"tool_cpu_pct"`
+	ToolRSSKiB         int64     `json:"tool_rss_kib"`
 }
 
 // RegisterResult is the register phase: XEP-0077 in-band registration.

@@ -31,7 +31,7 @@ const (
 	crossDomain   = "localhost"
 	crossPassword = "secret"
 
-	crossWait  = 5 * time.Second        // bound on anything that should arrive
+	crossWait  = 15 * time.Second       // bound on anything that should arrive (generous: CI machines are busy)
 	crossSeen  = 10 * time.Second       // bound on the directory catching up
 	crossQuiet = 400 * time.Millisecond // how long "nothing arrives" is watched
 )

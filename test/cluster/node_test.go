@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,7 +80,7 @@ func newNodeConfigs(t *testing.T, bin, dsn string, n int) []*nodeConfig {
 		cfgs[i] = &nodeConfig{bin: bin, name: name, env: []string{
 			"PARLEY_DATA_DIR=" + filepath.Join(t.TempDir(), name),
 			"PARLEY_HOSTS=" + domain,
-			"PARLEY_LOG_LEVEL=info",
+			"PARLEY_LOG_LEVEL=" + cmp.Or(os.Getenv("CLUSTER_LOG_LEVEL"), "info"), // debug to see the directory at work
 			"PARLEY_STORAGE_DRIVER=postgres",
 			"PARLEY_STORAGE_POSTGRES_DSN=" + dsn,
 			"PARLEY_CLUSTER_NODE_NAME=" + name,
