@@ -16,7 +16,9 @@ package cluster
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -24,6 +26,7 @@ import (
 	"testing"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
 	"github.com/parley-im/parley/internal/testpg"
 )
 
@@ -71,6 +74,12 @@ func TestKillNodeMidConversation(t *testing.T) {
 			python, err, bytes.TrimSpace(out)))
 	}
 	dsn := testpg.Start(t) // skips, or fails under CI, without PostgreSQL
+	// Runs before the database is dropped.
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("offline messages left in the database:\n%s", offlineMessages(dsn))
+		}
+	})
 	bin := parleyBinary(t)
 	begin := time.Now()
 
@@ -130,4 +139,38 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// offlineMessages lists what the offline store holds, for a failure
+// report: a message there was not delivered live.
+func offlineMessages(dsn string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return err.Error()
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, "SELECT owner, id, stanza FROM offline_messages ORDER BY owner, id")
+	if err != nil {
+		return err.Error()
+	}
+	defer rows.Close()
+	var b bytes.Buffer
+	for rows.Next() {
+		var owner string
+		var id int64
+		var st []byte
+		if err := rows.Scan(&owner, &id, &st); err != nil {
+			return err.Error()
+		}
+		fmt.Fprintf(&b, "%s #%d: %s\n", owner, id, st)
+	}
+	if err := rows.Err(); err != nil {
+		fmt.Fprintln(&b, err)
+	}
+	if b.Len() == 0 {
+		return "(none)"
+	}
+	return b.String()
 }

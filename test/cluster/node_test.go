@@ -137,7 +137,7 @@ func (cfg *nodeConfig) start(t *testing.T, run int) *node {
 			_ = n.cmd.Process.Kill()
 			<-n.exited
 		}
-		if t.Failed() {
+		if t.Failed() || os.Getenv("CLUSTER_SHOW_LOGS") != "" {
 			t.Logf("log of %s:\n%s", n.label, n.log.String())
 		}
 	})
