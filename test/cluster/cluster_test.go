@@ -12,6 +12,12 @@
 // Needs /usr/bin/python3 with slixmpp (Debian: python3-slixmpp) and
 // PostgreSQL's binaries (Debian: postgresql). Without them the test skips,
 // unless CI is set, when it fails and says what to install.
+//
+// On failure it shows the script's output with every client's stanza
+// trace, each node's log and what the offline store holds. For digging:
+// CLUSTER_LOG_LEVEL=debug sets the nodes' log level (NATS's route events
+// included), CLUSTER_SHOW_LOGS=1 shows the logs of a passing run too, and
+// CLUSTER_PARLEY_BIN tests a given binary instead of building one.
 package cluster
 
 import (
