@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -313,14 +312,3 @@ func (n *node) stop(t *testing.T) {
 	}
 }
 
-func (n *node) c2sHost() string { return hostPort(n.c2s, 0) }
-func (n *node) c2sPort() string { return hostPort(n.c2s, 1) }
-
-// hostPort returns the host (0) or the port (1) of an address.
-func hostPort(addr string, i int) string {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return ""
-	}
-	return [2]string{host, port}[i]
-}
