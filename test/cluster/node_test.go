@@ -311,4 +311,3 @@ func (n *node) stop(t *testing.T) {
 		}
 	}
 }
-
