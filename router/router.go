@@ -205,15 +205,17 @@ func (r *Router) RemoveRemote(full jid.JID, node string) *Session {
 	return nil
 }
 
-// RemoveNode drops every entry of a node (it left or died) and returns them.
-func (r *Router) RemoveNode(node string) []*Session {
+// RemoveNode drops the entries of a node that left or died and returns
+// them. With run set, only that run's entries go: a node restarted quickly
+// may already have published sessions of its new run.
+func (r *Router) RemoveNode(node, run string) []*Session {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var gone []*Session
 	for bare, list := range r.users {
 		kept := list[:0:0]
 		for _, s := range list {
-			if s.node == node {
+			if s.node == node && (run == "" || s.run == run) {
 				gone = append(gone, s)
 			} else {
 				kept = append(kept, s)
@@ -319,6 +321,7 @@ type Session struct {
 	jid    jid.JID
 	conn   Conn
 	node   string // "" for a local session
+	run    string // the run of the node that published a remote entry
 	router *Router
 
 	mu              sync.Mutex
@@ -331,8 +334,9 @@ type Session struct {
 
 // NewRemote returns the entry for a session on another node, with its
 // replicated presence state; conn forwards to that node.
-func NewRemote(full jid.JID, node string, conn Conn, available bool, priority int, presence *stanza.Element, interested bool) *Session {
-	return &Session{jid: full, conn: conn, node: node, available: available, priority: priority, presence: presence, rosterRequested: interested}
+// run identifies the node's current run (cluster.Node.ID).
+func NewRemote(full jid.JID, node, run string, conn Conn, available bool, priority int, presence *stanza.Element, interested bool) *Session {
+	return &Session{jid: full, conn: conn, node: node, run: run, available: available, priority: priority, presence: presence, rosterRequested: interested}
 }
 
 // SetRemoteState replaces a remote entry's replicated presence state.
@@ -348,6 +352,9 @@ func (s *Session) State() (available bool, priority int, presence *stanza.Elemen
 	defer s.mu.Unlock()
 	return s.available, s.priority, s.presence, s.rosterRequested
 }
+
+// Run is the run of the node that published a remote entry.
+func (s *Session) Run() string { return s.run }
 
 // Node is the cluster node the session lives on, "" for this one.
 func (s *Session) Node() string { return s.node }

@@ -51,9 +51,9 @@ func TestRemoteEntries(t *testing.T) {
 	local.SetPresence(stanza.New("presence", stanza.NSClient), true, 0)
 
 	n2 := &rec{}
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/x"), "n2", n2, true, 0, nil, false))
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/y"), "n2", n2, true, 0, nil, false))
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/z"), "n3", &rec{}, false, 0, nil, false))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/x"), "n2", "r1", n2, true, 0, nil, false))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/y"), "n2", "r1", n2, true, 0, nil, false))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/z"), "n3", "r1", &rec{}, false, 0, nil, false))
 	if len(r.Sessions(bare)) != 4 || r.Count() != 1 {
 		t.Fatalf("sessions %d, local count %d", len(r.Sessions(bare)), r.Count())
 	}
@@ -68,13 +68,16 @@ func TestRemoteEntries(t *testing.T) {
 		t.Fatalf("node n2 got %d fan-outs, %d deliveries", len(n2.fanout), len(n2.got))
 	}
 	// A remote binding of a JID bound here displaces the local session.
-	if d := r.PutRemote(NewRemote(jid.MustParse("bob@example.com/here"), "n3", &rec{}, true, 0, nil, false)); d != local {
+	if d := r.PutRemote(NewRemote(jid.MustParse("bob@example.com/here"), "n3", "r1", &rec{}, true, 0, nil, false)); d != local {
 		t.Fatalf("displaced %v", d)
 	}
 	if r.Count() != 0 {
 		t.Fatalf("local count %d after displacement", r.Count())
 	}
-	gone := r.RemoveNode("n3")
+	if g := r.RemoveNode("n3", "r0"); len(g) != 0 {
+		t.Fatalf("removed %d entries of another run", len(g))
+	}
+	gone := r.RemoveNode("n3", "r1")
 	if len(gone) != 2 || len(r.Sessions(bare)) != 2 {
 		t.Fatalf("removed %d, left %d", len(gone), len(r.Sessions(bare)))
 	}

@@ -37,7 +37,8 @@ const (
 
 // dirMsg is a change to one session, published by the node that holds it.
 type dirMsg struct {
-	Op         string `json:"op"` // bind (also snapshot entries), update, unbind
+	Op         string `json:"op"`  // bind (also snapshot entries), update, unbind
+	Run        string `json:"run"` // the publishing node's run id
 	JID        string `json:"jid"`
 	Available  bool   `json:"a,omitempty"`
 	Priority   int    `json:"p,omitempty"`
@@ -80,6 +81,7 @@ func decodeNode(b []byte) (nodeMsg, error) {
 // Directory is one node's part of the cluster-wide session directory.
 type Directory struct {
 	name   string
+	run    string
 	nc     *nats.Conn
 	router *router.Router
 	core   *im.Server
@@ -94,7 +96,7 @@ type Directory struct {
 // their sessions and starts publishing this node's. Call it before the
 // node accepts clients.
 func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logger) (*Directory, error) {
-	d := &Directory{name: node.Name(), nc: node.Conn(), router: r, core: core, log: log}
+	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log}
 	for subj, h := range map[string]nats.MsgHandler{
 		dirPrefix + "*":          d.onDir,
 		syncSubject:              d.onSync,
@@ -161,6 +163,7 @@ func (d *Directory) fillState(m *dirMsg, s *router.Session) {
 }
 
 func (d *Directory) publish(subject string, m dirMsg) {
+	m.Run = d.run
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // presence XML: keep <, > and & as they are
@@ -216,16 +219,18 @@ func (d *Directory) onDir(msg *nats.Msg) {
 			d.log.Warn("directory: unreadable presence", "node", node, "jid", m.JID, "err", err)
 		}
 	}
-	if s := d.router.Remote(full, node); s != nil {
-		s.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
+	existing := d.router.Remote(full, node)
+	if existing != nil && existing.Run() == m.Run {
+		existing.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
 		return
 	}
-	if m.Op != "bind" {
+	// An entry of an earlier run of the node is replaced below.
+	if existing == nil && m.Op != "bind" {
 		// An update for a session we no longer have: it was unbound, and
 		// its last presence change (unavailable) went out after that.
 		return
 	}
-	s := router.NewRemote(full, node, &remoteConn{d: d, node: node, to: full}, m.Available, m.Priority, pres, m.Interested)
+	s := router.NewRemote(full, node, m.Run, &remoteConn{d: d, node: node, to: full}, m.Available, m.Priority, pres, m.Interested)
 	if displaced := d.router.PutRemote(s); displaced != nil {
 		// The same full JID was bound here too: the newer binding, on the
 		// other node, wins (RFC 6120 §7.7.2.2, as on one node).
@@ -277,7 +282,7 @@ func (d *Directory) membership(ev cluster.Event) {
 	if ev.Kind != cluster.Left && ev.Kind != cluster.Died || ev.Member.Name == d.name {
 		return
 	}
-	gone := d.router.RemoveNode(ev.Member.Name)
+	gone := d.router.RemoveNode(ev.Member.Name, ev.Member.ID)
 	if len(gone) > 0 {
 		d.log.Info("directory: dropped the sessions of a departed node", "node", ev.Member.Name, "sessions", len(gone), "event", ev.Kind.String())
 	}
