@@ -28,7 +28,10 @@ order, whichever are listed:
               flight per sender; delivered msgs/s, exactly-once check
   latency     open loop at --rate msgs/s over the senders; p50/p90/p99/max
 idle, throughput and latency imply login. Give --server-pid to measure the
-server's CPU and memory; the tool always reports its own.
+server's CPU and memory (a comma-separated list sums them: the nodes of a
+cluster); the tool always reports its own. --recipient-addr logs the
+partners in at another address, e.g. another node of a cluster, to measure
+cross-node messaging.
 
 Exit status: 0 clean run; 1 the run failed; 2 bad flags; 3 the run completed
 but its checks found problems (failed logins, lost or duplicated messages,
@@ -55,7 +58,8 @@ func cmdBench(args []string) int {
 	var cfg bench.Config
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:5222", "server c2s address (plain TCP, no TLS)")
 	fs.StringVar(&cfg.Domain, "domain", "localhost", "XMPP domain of the accounts")
-	fs.IntVar(&cfg.ServerPID, "server-pid", 0, "server process to measure (CPU, RSS); 0: none")
+	fs.StringVar(&cfg.RecipientAddr, "recipient-addr", "", "c2s address where the partners (users senders..2×senders-1) log in, e.g. another cluster node; default: --addr")
+	fs.Var((*bench.PIDs)(&cfg.ServerPIDs), "server-pid", "server process(es) to measure, comma-separated (e.g. every node of a cluster): CPU and RSS summed, RSS per pid in the JSON; 0: none")
 	fs.IntVar(&cfg.Users, "users", 1000, "number of accounts and connections")
 	fs.StringVar(&cfg.UserPrefix, "user-prefix", "bench", "account localpart prefix")
 	fs.StringVar(&cfg.Password, "password", "benchpass", "password of every account")
