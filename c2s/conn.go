@@ -270,6 +270,10 @@ func (c *conn) bind(iq, b *stanza.Element) {
 // Deliver queues a stanza for the client (router.Conn).
 func (c *conn) Deliver(el *stanza.Element) { c.out.send(el) }
 
+// DeliverRaw queues a stanza already serialized for a client, as it comes
+// from another node (router.RawConn).
+func (c *conn) DeliverRaw(b []byte) { c.out.sendBytes(b) }
+
 // Close ends the stream, with a stream error when err is not nil
 // (router.Conn). It is safe from any goroutine and idempotent.
 func (c *conn) Close(err *stanza.StreamError) {

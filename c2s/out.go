@@ -47,12 +47,22 @@ func (o *output) send(el *stanza.Element) {
 	if el == nil {
 		return
 	}
+	o.queue(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) })
+}
+
+// sendBytes queues a stanza already serialized for the client.
+func (o *output) sendBytes(x []byte) {
+	o.queue(func(b []byte) []byte { return append(b, x...) })
+}
+
+// queue appends a stanza's bytes under the queue limit.
+func (o *output) queue(appendTo func([]byte) []byte) {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
 		return
 	}
-	o.appendLocked(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) })
+	o.appendLocked(appendTo)
 	if len(*o.buf) > o.conn.srv.cfg.MaxQueue {
 		// A client that does not read is dropped rather than allowed to
 		// hold memory without bound.

@@ -29,6 +29,13 @@ type Conn interface {
 	Close(err *stanza.StreamError)
 }
 
+// RawConn is implemented by connections that can take a stanza already
+// serialized for a client (as it arrives from another node), saving a parse
+// and a serialization.
+type RawConn interface {
+	DeliverRaw(b []byte)
+}
+
 // Fanout is implemented by the Conn of sessions on other nodes: one call
 // hands a stanza to that node for every available resource of a bare JID it
 // holds, so presence to a contact costs one message per node, not one per
@@ -60,14 +67,17 @@ func (r *Router) DeliverAvailable(bare jid.JID, el *stanza.Element) {
 	}
 }
 
-// DeliverLocalAvailable delivers el to the available resources of bare
-// that are connected to this node (the receiving end of Fanout).
-func (r *Router) DeliverLocalAvailable(bare jid.JID, el *stanza.Element) {
+// DeliverLocalAvailableRaw delivers a serialized stanza to the available
+// resources of bare connected to this node (the receiving end of Fanout).
+func (r *Router) DeliverLocalAvailableRaw(bare jid.JID, b []byte) error {
 	for _, s := range r.Sessions(bare) {
 		if a, _ := s.Available(); a && s.node == "" {
-			s.Deliver(el)
+			if err := s.DeliverRaw(b); err != nil {
+				return err
+			}
 		}
 	}
+	return nil
 }
 
 // Router maps bare JIDs to their bound sessions: local ones, and in a
@@ -367,6 +377,22 @@ func (s *Session) JID() jid.JID { return s.jid }
 
 // Deliver queues a stanza for the client.
 func (s *Session) Deliver(el *stanza.Element) { s.conn.Deliver(el) }
+
+// DeliverRaw queues a stanza serialized for a client (jabber:client, as
+// AppendXML writes it): written as is where the connection allows, parsed
+// and delivered otherwise.
+func (s *Session) DeliverRaw(b []byte) error {
+	if rc, ok := s.conn.(RawConn); ok {
+		rc.DeliverRaw(b)
+		return nil
+	}
+	el, err := stanza.ParseBytes(b)
+	if err != nil {
+		return err
+	}
+	s.conn.Deliver(el)
+	return nil
+}
 
 // Close ends the session's stream.
 func (s *Session) Close(err *stanza.StreamError) { s.conn.Close(err) }

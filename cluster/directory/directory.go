@@ -250,12 +250,9 @@ func (d *Directory) onNode(msg *nats.Msg) {
 		return
 	}
 	if m.Op == "fanout" {
-		el, err := stanza.ParseBytes([]byte(m.XML))
-		if err != nil {
+		if err := d.router.DeliverLocalAvailableRaw(full.Bare(), []byte(m.XML)); err != nil {
 			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
-			return
 		}
-		d.router.DeliverLocalAvailable(full.Bare(), el)
 		return
 	}
 	s := d.router.Session(full)
@@ -265,12 +262,11 @@ func (d *Directory) onNode(msg *nats.Msg) {
 	}
 	switch m.Op {
 	case "deliver":
-		el, err := stanza.ParseBytes([]byte(m.XML))
-		if err != nil {
+		// The bytes were serialized for a client by the sending node: the
+		// connection writes them as they are.
+		if err := s.DeliverRaw([]byte(m.XML)); err != nil {
 			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
-			return
 		}
-		s.Deliver(el)
 	case "close":
 		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.Cond), Text: m.Text})
 	}
