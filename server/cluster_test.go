@@ -2,13 +2,10 @@ package server_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net"
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testpg"
 	"github.com/parley-im/parley/internal/testserver"
 	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/server"
@@ -36,28 +33,7 @@ func liveNodes(s *testserver.Server) []string {
 // each sees the others (in process and over GET /cluster), and that a node
 // that leaves disappears from the others' view.
 func TestClusterMembership(t *testing.T) {
-	dsn := testpg.Start(t)
-	ports := []int{freePort(t), freePort(t), freePort(t)}
-	var nodes []*testserver.Server
-	for i := range ports {
-		var peers []string
-		for j, p := range ports {
-			if j != i {
-				peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p))
-			}
-		}
-		nodes = append(nodes, testserver.Start(t, func(c *config.Config) {
-			c.Storage.Driver, c.Storage.PostgresDSN = config.DriverPostgres, dsn
-			c.Cluster.NodeName = fmt.Sprintf("node%d", i+1)
-			c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", ports[i])
-			c.Cluster.Peers = peers
-			c.Cluster.Heartbeat = 200 * time.Millisecond
-			c.Cluster.DeadAfter = time.Second
-		}))
-	}
-	for _, n := range nodes {
-		testutil.Eventually(t, 10*time.Second, func() bool { return len(liveNodes(n)) == 3 })
-	}
+	nodes := startNodes(t, 3)
 	var st server.ClusterStatus
 	if err := json.Unmarshal([]byte(get(t, "http://"+nodes[0].HTTP()+"/cluster")), &st); err != nil {
 		t.Fatal(err)

@@ -2,13 +2,9 @@ package server_test
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testpg"
-	"github.com/parley-im/parley/internal/testserver"
 	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/jid"
@@ -18,22 +14,8 @@ import (
 // TestCrossNodeBasics: two nodes, alice on one and bob on the other, chat
 // by full and bare JID, and bob's node dying tells alice he is gone.
 func TestCrossNodeBasics(t *testing.T) {
-	dsn := testpg.Start(t)
-	p1, p2 := freePort(t), freePort(t)
-	mk := func(name string, port, peer int) *testserver.Server {
-		return testserver.Start(t, testserver.PlainTCP, func(c *config.Config) {
-			c.Storage.Driver, c.Storage.PostgresDSN = config.DriverPostgres, dsn
-			c.Cluster.NodeName = name
-			c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", port)
-			c.Cluster.Peers = []string{fmt.Sprintf("nats://127.0.0.1:%d", peer)}
-			c.Cluster.Heartbeat = 200 * time.Millisecond
-			c.Cluster.DeadAfter = time.Second
-		})
-	}
-	n1, n2 := mk("n1", p1, p2), mk("n2", p2, p1)
-	for _, n := range []*testserver.Server{n1, n2} {
-		testutil.Eventually(t, 10*time.Second, func() bool { return len(liveNodes(n)) == 2 })
-	}
+	nodes := startNodes(t, 2)
+	n1, n2 := nodes[0], nodes[1]
 	n1.AddUser("alice@localhost", "pw")
 	n1.AddUser("bob@localhost", "pw")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -83,22 +65,8 @@ func TestCrossNodeBasics(t *testing.T) {
 }
 
 func TestCrossNodeUnbindPropagates(t *testing.T) {
-	dsn := testpg.Start(t)
-	p1, p2 := freePort(t), freePort(t)
-	mk := func(name string, port, peer int) *testserver.Server {
-		return testserver.Start(t, testserver.PlainTCP, func(c *config.Config) {
-			c.Storage.Driver, c.Storage.PostgresDSN = config.DriverPostgres, dsn
-			c.Cluster.NodeName = name
-			c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", port)
-			c.Cluster.Peers = []string{fmt.Sprintf("nats://127.0.0.1:%d", peer)}
-			c.Cluster.Heartbeat = 200 * time.Millisecond
-			c.Cluster.DeadAfter = time.Second
-		})
-	}
-	n1, n2 := mk("n1", p1, p2), mk("n2", p2, p1)
-	for _, n := range []*testserver.Server{n1, n2} {
-		testutil.Eventually(t, 10*time.Second, func() bool { return len(liveNodes(n)) == 2 })
-	}
+	nodes := startNodes(t, 2)
+	n1, n2 := nodes[0], nodes[1]
 	n1.AddUser("bob@localhost", "pw")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
