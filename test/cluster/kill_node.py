@@ -174,6 +174,28 @@ class Client(slixmpp.ClientXMPP):
         client sent before."""
         await self.iq_result(self.get_roster(timeout=TIMEOUT), "barrier roster get")
 
+    async def sees(self, other):
+        """Wait until this client's node routes to other's full JID: an iq
+        that the other client itself answers (with anything but the
+        server's service-unavailable). A session bound on one node reaches
+        the others' directories a moment later."""
+        deadline = asyncio.get_running_loop().time() + TIMEOUT
+        while True:
+            iq = self.make_iq_get(queryxmlns="urn:xmpp:ping", ito=other.boundjid.full)
+            try:
+                await iq.send(timeout=2)
+                return
+            except IqError as e:
+                if e.iq["error"]["condition"] != "service-unavailable":
+                    return  # the other client answered: routed
+                if asyncio.get_running_loop().time() > deadline:
+                    raise Failure(f"{self.name}: {other.boundjid.full} still unreachable after {TIMEOUT}s")
+                await asyncio.sleep(0.1)
+            except IqTimeout:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise Failure(f"{self.name}: {other.boundjid.full} still unreachable after {TIMEOUT}s")
+                await asyncio.sleep(0.1)
+
     async def logout(self):
         await asyncio.wait_for(self.disconnect(wait=TIMEOUT / 2), TIMEOUT)
 
@@ -370,6 +392,9 @@ async def scenario(args, test, clients):
         check(m.xml.find("{urn:xmpp:delay}delay") is not None, f"offline message without <delay/> (XEP-0203): {m}")
     say("carol is back: presence both ways, offline messages delivered")
 
+    # bob's node learns of carol's new session a moment after alice's did.
+    for x, y in ((alice, carol2), (bob, carol2), (carol2, alice), (carol2, bob)):
+        await x.sees(y)
     for x, y in ((alice, carol2), (carol2, alice), (bob, carol2), (carol2, bob), (alice, bob), (bob, alice)):
         await exchange(x, y, what="after the restart")
     await exchange(alice, carol2, to=carol2.boundjid.bare, what="to the bare JID after the restart")
