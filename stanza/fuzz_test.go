@@ -84,15 +84,13 @@ func compareWithOracle(t *testing.T, o *oracle, h *Element, items []*Element, er
 // spaces: encoding/xml does not normalize attribute values.
 func lossy(e *Element) string { return dump(spacedAttrs(e)) }
 
+// spacedAttrs applies XML's attribute-value normalization, which
+// encoding/xml skips, to attribute values and to namespace URIs (they are
+// xmlns attribute values).
 func spacedAttrs(e *Element) *Element {
-	c := &Element{Name: e.Name, Space: e.Space}
+	c := &Element{Name: e.Name, Space: spaced(e.Space)}
 	for _, a := range e.Attrs {
-		c.Attrs = append(c.Attrs, Attr{a.Name, strings.Map(func(r rune) rune {
-			if r == '\t' || r == '\n' || r == '\r' {
-				return ' '
-			}
-			return r
-		}, a.Value)})
+		c.Attrs = append(c.Attrs, Attr{a.Name, spaced(a.Value)})
 	}
 	for _, n := range e.Nodes {
 		if n.Elem != nil {
@@ -101,6 +99,15 @@ func spacedAttrs(e *Element) *Element {
 		c.Nodes = append(c.Nodes, n)
 	}
 	return c
+}
+
+func spaced(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\t' || r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 func errString(err error) string {
