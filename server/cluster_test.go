@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"encoding/json"
-	"net"
 	"testing"
 	"time"
 
@@ -11,15 +10,7 @@ import (
 	"github.com/parley-im/parley/server"
 )
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 func liveNodes(s *testserver.Server) []string {
 	var names []string

@@ -3,7 +3,7 @@ package cluster
 import (
 	"bytes"
 	"errors"
-	"net"
+	"github.com/parley-im/parley/internal/testutil"
 	"os"
 	"strings"
 	"sync"
@@ -23,15 +23,7 @@ func missing(t *testing.T, msg string) {
 
 // freePort returns a loopback port nobody listened on a moment ago. Only
 // the NATS route ports need one: peers must be told them before start.
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
+func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
 // cleanEnv is this process's environment without PARLEY_ settings, which
 // would leak into the nodes under test.
