@@ -2,10 +2,8 @@ package cluster
 
 import (
 	"bytes"
-	"errors"
 	"github.com/parley-im/parley/internal/testutil"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -25,42 +23,13 @@ func missing(t *testing.T, msg string) {
 // the NATS route ports need one: peers must be told them before start.
 func freePort(t *testing.T) int { return testutil.FreePort(t) }
 
-// cleanEnv is this process's environment without PARLEY_ settings, which
-// would leak into the nodes under test.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PARLEY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func cleanEnv() []string { return testutil.CleanEnv() }
 
-// permanent marks an error that eventually should not wait out.
-type permanent struct{ error }
+type permanent = testutil.Permanent
 
-// eventually calls fn until it returns nil. It fails the test if fn has not
-// by timeout, or returns a permanent error.
 func eventually(t *testing.T, timeout time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		var p permanent
-		if errors.As(err, &p) {
-			t.Fatal(p.error)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not so after %v: %v", timeout, err)
-		}
-		<-tick.C
-	}
+	testutil.EventuallyErr(t, timeout, fn)
 }
 
 // syncBuffer is a bytes.Buffer safe for a writing process and a reading test.

@@ -155,7 +155,7 @@ func (n *node) waitReady(t *testing.T) {
 	eventually(t, startTimeout, func() error {
 		select {
 		case <-n.exited:
-			return permanent{fmt.Errorf("%s exited before it was ready: %v", n.label, n.waitErr)}
+			return permanent{Err: fmt.Errorf("%s exited before it was ready: %v", n.label, n.waitErr)}
 		default:
 		}
 		return n.ready()
@@ -180,7 +180,7 @@ func (n *node) ready() error {
 		n.cert = m[1]
 	}
 	if n.c2s == "" || n.http == "" || n.cert == "" {
-		return permanent{fmt.Errorf("%s is ready, but its log lacks an address or the certificate (c2s %q, http %q, cert %q)",
+		return permanent{Err: fmt.Errorf("%s is ready, but its log lacks an address or the certificate (c2s %q, http %q, cert %q)",
 			n.label, n.c2s, n.http, n.cert)}
 	}
 	var health struct {
@@ -230,7 +230,7 @@ func (n *node) members() ([]string, error) {
 		return nil, err
 	}
 	if !st.Clustered || st.Node != n.cfg.name {
-		return nil, permanent{fmt.Errorf("%s GET /cluster: clustered %v as node %q, want node %q", n.label, st.Clustered, st.Node, n.cfg.name)}
+		return nil, permanent{Err: fmt.Errorf("%s GET /cluster: clustered %v as node %q, want node %q", n.label, st.Clustered, st.Node, n.cfg.name)}
 	}
 	names := make([]string, 0, len(st.Nodes))
 	for _, m := range st.Nodes {

@@ -23,6 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/parley-im/parley/internal/testutil"
 	"net"
 	"net/http"
 	"os"
@@ -249,7 +250,7 @@ func startParley(t *testing.T, bin string) *parleyServer {
 	eventually(t, startTimeout, func() error {
 		select {
 		case <-s.exited:
-			return permanent{fmt.Errorf("parley exited before it was ready: %v", s.waitErr)}
+			return permanent{Err: fmt.Errorf("parley exited before it was ready: %v", s.waitErr)}
 		default:
 		}
 		return s.ready()
@@ -283,7 +284,7 @@ func (s *parleyServer) ready() error {
 		s.cert = m[1]
 	}
 	if s.c2s == "" || s.c2sTLS == "" || s.http == "" || s.cert == "" {
-		return permanent{fmt.Errorf("ready, but the log lacks an address or the certificate (c2s %q, c2s_tls %q, http %q, cert %q)",
+		return permanent{Err: fmt.Errorf("ready, but the log lacks an address or the certificate (c2s %q, c2s_tls %q, http %q, cert %q)",
 			s.c2s, s.c2sTLS, s.http, s.cert)}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -399,42 +400,13 @@ func (s *parleyServer) stop(t *testing.T) {
 	}
 }
 
-// cleanEnv is this process's environment without PARLEY_ settings, which
-// would leak into the server under test.
-func cleanEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PARLEY_") {
-			env = append(env, kv)
-		}
-	}
-	return env
-}
+func cleanEnv() []string { return testutil.CleanEnv() }
 
-// permanent marks an error that eventually should not wait out.
-type permanent struct{ error }
+type permanent = testutil.Permanent
 
-// eventually calls fn until it returns nil, failing the test if it has not
-// by timeout or if it returns a permanent error.
 func eventually(t *testing.T, timeout time.Duration, fn func() error) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(50 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		err := fn()
-		if err == nil {
-			return
-		}
-		var p permanent
-		if errors.As(err, &p) {
-			t.Fatal(p.error)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not so after %v: %v", timeout, err)
-		}
-		<-tick.C
-	}
+	testutil.EventuallyErr(t, timeout, fn)
 }
 
 func randomHex(t *testing.T, n int) string {
