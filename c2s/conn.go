@@ -7,8 +7,11 @@ import (
 	"errors"
 	"net"
 	"runtime/debug"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/im"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/sasl"
@@ -35,6 +38,12 @@ type conn struct {
 	saslMech string
 
 	out output
+
+	// bound is sess for other goroutines (Close, Deliver); left says the
+	// session has left the router (see leave).
+	bound atomic.Pointer[router.Session]
+	relMu sync.Mutex
+	left  bool
 }
 
 func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
@@ -120,9 +129,7 @@ func (c *conn) headerFrom() string {
 // finish cleans up after the read loop ended.
 func (c *conn) finish() {
 	if c.sess != nil {
-		if c.srv.core.Router().Unbind(c.sess) {
-			c.srv.core.SessionEnded(context.Background(), c.sess)
-		}
+		c.leave()
 	}
 	c.out.waitClosed(5 * time.Second)
 	_ = c.nc.Close()
@@ -195,16 +202,21 @@ func (c *conn) handle(el *stanza.Element) error {
 	if c.sess == nil {
 		return c.beforeBind(el)
 	}
-	if c.out.isClosed() {
-		// The stream is ending (replaced by a conflict, shut down): what
-		// the client still sends is not routed under a JID it lost.
-		return nil
-	}
 	if from := el.From(); from != "" {
 		f, err := jid.Parse(from)
 		if err != nil || (f != c.sess.JID() && f != c.user) {
 			return stanza.NewStreamError(stanza.InvalidFrom, "the 'from' address is not yours")
 		}
+	}
+	if c.out.isClosed() && (el.Name != "message" || !c.out.handingOver()) {
+		// The stream is ending and the session has left the router. When
+		// we are moving the client elsewhere (drain, shutdown), messages
+		// it sent before it saw our closing tag are still routed (RFC 6120
+		// §4.4 lets us read until its own); presence and requests of a
+		// session that is over are not. After a conflict nothing is: the
+		// JID belongs to the new session (stream errors are final, RFC
+		// 6120 §4.9.1.1).
+		return nil
 	}
 	if el.Name == "iq" && c.pingID != "" && el.ID() == c.pingID && (el.Type() == "result" || el.Type() == "error") {
 		c.pingID = ""
@@ -261,26 +273,85 @@ func (c *conn) bind(iq, b *stanza.Element) {
 		}
 	}
 	c.sess = sess
+	c.bound.Store(sess)
+	if c.out.isClosed() {
+		// Closed while binding (shutdown, drain): Close did not see the
+		// session, so it leaves the router here.
+		c.leave()
+	}
 	c.out.queued()
 	// Bound: from now on an idle connection is pinged, not timed out.
 	_ = c.nc.SetReadDeadline(time.Time{})
 	c.out.send(stanza.Result(iq, stanza.New("bind", stanza.NSBind).Append(stanza.New("jid", stanza.NSBind).SetText(full.String()))))
 }
 
-// Deliver queues a stanza for the client (router.Conn).
-func (c *conn) Deliver(el *stanza.Element) { c.out.send(el) }
+// Deliver queues a stanza for the client (router.Conn). A stanza that
+// arrives once the stream is closing goes back to the core to be routed
+// as if this resource were gone.
+func (c *conn) Deliver(el *stanza.Element) {
+	if !c.out.send(el) {
+		c.undeliverable(el)
+	}
+}
 
 // DeliverRaw queues a stanza already serialized for a client, as it comes
 // from another node (router.RawConn).
-func (c *conn) DeliverRaw(b []byte) { c.out.sendBytes(b) }
+func (c *conn) DeliverRaw(b []byte) {
+	if c.out.sendBytes(b) {
+		return
+	}
+	el, err := stanza.ParseBytes(b)
+	if err != nil {
+		c.srv.log.Warn("c2s: unreadable stanza for a closing stream", "jid", c.user, "err", err)
+		return
+	}
+	c.undeliverable(el)
+}
+
+func (c *conn) undeliverable(el *stanza.Element) {
+	s := c.bound.Load()
+	if s == nil {
+		return
+	}
+	_, prio := s.Available()
+	c.srv.core.Undeliverable(context.Background(), im.Gone{JID: s.JID(), Priority: prio, Session: s}, el)
+}
 
 // Close ends the stream, with a stream error when err is not nil
-// (router.Conn). It is safe from any goroutine and idempotent.
+// (router.Conn). It is safe from any goroutine and idempotent. The session
+// leaves the router first: its contacts hear it went unavailable before
+// the client learns it must reconnect (which it may do to another node
+// with the same resource), and what was routed to it before is written
+// ahead of the closing tag; what is routed to it afterwards goes back to
+// the core (Deliver).
 func (c *conn) Close(err *stanza.StreamError) {
-	if err != nil {
+	if err != nil && !c.out.isClosed() {
 		c.srv.cfg.Metrics.StreamErrors.WithLabelValues(string(err.Condition)).Inc()
 	}
+	if c.bound.Load() != nil {
+		c.leave()
+	}
 	c.out.close(err)
+	if c.bound.Load() != nil {
+		c.leave() // bound in the meantime (bind checks for this too)
+	}
+}
+
+// leave takes the bound session out of the router and, if it was still
+// bound (a session replaced by a conflict is not: the replacing connection
+// ends it), ends it: unavailable presence and the end hooks. It acts once.
+func (c *conn) leave() {
+	c.relMu.Lock()
+	if c.left {
+		c.relMu.Unlock()
+		return
+	}
+	c.left = true
+	s := c.bound.Load()
+	c.relMu.Unlock()
+	if c.srv.core.Router().Unbind(s) {
+		c.srv.core.SessionEnded(context.Background(), s)
+	}
 }
 
 func randomID(n int) string {

@@ -26,6 +26,7 @@ type output struct {
 	async    bool       // bound: write through the flusher
 	flushing bool       // a flusher goroutine is running
 	closed   bool       // no more stanzas accepted
+	handover bool       // closed to move the client elsewhere (drain, shutdown)
 	done     chan struct{}
 }
 
@@ -42,25 +43,28 @@ func (o *output) queued() {
 	o.mu.Unlock()
 }
 
-// send queues el.
-func (o *output) send(el *stanza.Element) {
+// send queues el; it reports false when the stream is closing and el
+// was not taken.
+func (o *output) send(el *stanza.Element) bool {
 	if el == nil {
-		return
+		return true
 	}
-	o.queue(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) })
+	return o.queue(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) })
 }
 
-// sendBytes queues a stanza already serialized for the client.
-func (o *output) sendBytes(x []byte) {
-	o.queue(func(b []byte) []byte { return append(b, x...) })
+// sendBytes queues a stanza already serialized for the client; false when
+// the stream is closing.
+func (o *output) sendBytes(x []byte) bool {
+	return o.queue(func(b []byte) []byte { return append(b, x...) })
 }
 
-// queue appends a stanza's bytes under the queue limit.
-func (o *output) queue(appendTo func([]byte) []byte) {
+// queue appends a stanza's bytes under the queue limit. It reports false
+// when the stream is closing: the stanza will not be written.
+func (o *output) queue(appendTo func([]byte) []byte) bool {
 	o.mu.Lock()
 	if o.closed {
 		o.mu.Unlock()
-		return
+		return false
 	}
 	o.appendLocked(appendTo)
 	if len(*o.buf) > o.conn.srv.cfg.MaxQueue {
@@ -69,10 +73,11 @@ func (o *output) queue(appendTo func([]byte) []byte) {
 		o.mu.Unlock()
 		o.conn.srv.log.Warn("c2s: client not reading, closing", "jid", o.conn.user, "queued", o.conn.srv.cfg.MaxQueue)
 		o.abort()
-		return
+		return true
 	}
 	o.kickLocked()
 	o.mu.Unlock()
+	return true
 }
 
 // sendRaw queues raw bytes (stream headers and features).
@@ -156,6 +161,7 @@ func (o *output) close(err *stanza.StreamError) {
 		o.mu.Unlock()
 		return
 	}
+	o.handover = err == nil || err.Condition == stanza.SystemShutdown || err.Condition == stanza.SeeOtherHost
 	o.appendLocked(func(b []byte) []byte {
 		if err != nil {
 			b = err.Element().AppendXML(b, stanza.NSClient)
@@ -220,6 +226,14 @@ func (o *output) waitClosed(d time.Duration) {
 	case <-done:
 	case <-t.C:
 	}
+}
+
+// handingOver reports whether the stream is closing to move the client
+// elsewhere, rather than because the session was replaced or failed.
+func (o *output) handingOver() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.closed && o.handover
 }
 
 // isClosed reports whether the stream is closing.

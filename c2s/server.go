@@ -212,7 +212,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	for _, c := range conns {
-		c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
+		// In parallel: each close ends a session (presence to contacts).
+		go c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()

@@ -86,25 +86,15 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 // headlines every available non-negative resource (§8.5.2.1.1).
 func (s *Server) messageTargets(bare jid.JID, typ string) []*router.Session {
 	var out []*router.Session
-	best := -1
 	for _, ss := range s.router.Sessions(bare) {
-		avail, prio := ss.Available()
-		if !avail || prio < 0 {
-			continue
-		}
-		if typ == "headline" {
-			out = append(out, ss)
-			continue
-		}
-		switch {
-		case prio > best:
-			best = prio
-			out = append(out[:0], ss)
-		case prio == best:
+		if avail, prio := ss.Available(); avail && prio >= 0 {
 			out = append(out, ss)
 		}
 	}
-	return out
+	if typ == "headline" {
+		return out
+	}
+	return pickTargets(out)
 }
 
 // storeOffline keeps a message for a user with no available resource

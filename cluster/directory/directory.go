@@ -16,8 +16,10 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/nats-io/nats.go"
 	"github.com/parley-im/parley/cluster"
@@ -52,16 +54,19 @@ type dirMsg struct {
 // contain: stanzas are the bulk of cluster traffic and are not worth
 // escaping into JSON.
 type nodeMsg struct {
-	Op   string // deliver, fanout, close
-	To   string
-	Cond string
-	Text string
+	Op string // deliver, fanout, close
+	To string
+	// Meta is, for close, the stream error condition; for deliver, the
+	// target's priority when it was routed, followed by "+" when the
+	// stanza already missed its target once (see Directory.missed).
+	Meta string
+	Text string // close: the stream error text
 	XML  string
 }
 
 func (m nodeMsg) encode() []byte {
-	b := make([]byte, 0, len(m.Op)+len(m.To)+len(m.Cond)+len(m.Text)+len(m.XML)+4)
-	for i, f := range []string{m.Op, m.To, m.Cond, m.Text, m.XML} {
+	b := make([]byte, 0, len(m.Op)+len(m.To)+len(m.Meta)+len(m.Text)+len(m.XML)+4)
+	for i, f := range []string{m.Op, m.To, m.Meta, m.Text, m.XML} {
 		if i > 0 {
 			b = append(b, 0)
 		}
@@ -75,7 +80,7 @@ func decodeNode(b []byte) (nodeMsg, error) {
 	if len(f) != 5 {
 		return nodeMsg{}, errors.New("directory: malformed node message")
 	}
-	return nodeMsg{Op: f[0], To: f[1], Cond: f[2], Text: f[3], XML: f[4]}, nil
+	return nodeMsg{Op: f[0], To: f[1], Meta: f[2], Text: f[3], XML: f[4]}, nil
 }
 
 // Directory is one node's part of the cluster-wide session directory.
@@ -230,7 +235,9 @@ func (d *Directory) onDir(msg *nats.Msg) {
 		// its last presence change (unavailable) went out after that.
 		return
 	}
-	s := router.NewRemote(full, node, m.Run, &remoteConn{d: d, node: node, to: full}, m.Available, m.Priority, pres, m.Interested)
+	rc := &remoteConn{d: d, node: node, to: full}
+	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interested)
+	rc.sess.Store(s)
 	if displaced := d.router.PutRemote(s); displaced != nil {
 		// The same full JID was bound here too: the newer binding, on the
 		// other node, wins (RFC 6120 §7.7.2.2, as on one node).
@@ -257,7 +264,9 @@ func (d *Directory) onNode(msg *nats.Msg) {
 	}
 	s := d.router.Session(full)
 	if s == nil || !s.IsLocal() {
-		d.log.Debug("directory: no local session for a forwarded stanza", "to", m.To, "op", m.Op)
+		if m.Op == "deliver" {
+			d.missed(full, m)
+		}
 		return
 	}
 	switch m.Op {
@@ -268,8 +277,31 @@ func (d *Directory) onNode(msg *nats.Msg) {
 			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
 		}
 	case "close":
-		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.Cond), Text: m.Text})
+		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.Meta), Text: m.Text})
 	}
+}
+
+// missed handles a stanza forwarded here for a session that has already
+// left this node (its stream closed, or it moved): the core routes it as
+// for a resource that is gone. It may go on to one other node, once: a
+// stanza that misses twice stays on this node or goes to offline storage.
+func (d *Directory) missed(full jid.JID, m nodeMsg) {
+	el, err := stanza.ParseBytes([]byte(m.XML))
+	if err != nil {
+		d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
+		return
+	}
+	meta, again := strings.CutSuffix(m.Meta, "+")
+	prio, _ := strconv.Atoi(meta)
+	g := im.Gone{JID: full, Priority: prio, Rerouted: again}
+	if !again {
+		g.Forward = func(ss *router.Session, st *stanza.Element) {
+			_, p := ss.Available()
+			d.send(ss.Node(), nodeMsg{Op: "deliver", To: ss.JID().String(), Meta: strconv.Itoa(p) + "+", XML: string(st.AppendXML(nil, stanza.NSClient))})
+		}
+	}
+	d.log.Debug("directory: rerouting a stanza for a session no longer here", "to", m.To, "again", again)
+	d.core.Undeliverable(context.Background(), g, el)
 }
 
 // membership drops the sessions of a node that left or died and tells
@@ -292,10 +324,16 @@ type remoteConn struct {
 	d    *Directory
 	node string
 	to   jid.JID
+	sess atomic.Pointer[router.Session] // the entry it belongs to
 }
 
 func (c *remoteConn) Deliver(el *stanza.Element) {
-	c.d.send(c.node, nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
+	m := nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))}
+	if s := c.sess.Load(); s != nil {
+		_, p := s.Available()
+		m.Meta = strconv.Itoa(p)
+	}
+	c.d.send(c.node, m)
 }
 
 // DeliverAvailable sends one message for all of bare's available resources
@@ -305,9 +343,9 @@ func (c *remoteConn) DeliverAvailable(bare jid.JID, el *stanza.Element) {
 }
 
 func (c *remoteConn) Close(err *stanza.StreamError) {
-	m := nodeMsg{Op: "close", To: c.to.String(), Cond: string(stanza.StreamUndefined)}
+	m := nodeMsg{Op: "close", To: c.to.String(), Meta: string(stanza.StreamUndefined)}
 	if err != nil {
-		m.Cond, m.Text = string(err.Condition), err.Text
+		m.Meta, m.Text = string(err.Condition), err.Text
 	}
 	c.d.send(c.node, m)
 }

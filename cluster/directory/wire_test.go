@@ -6,7 +6,7 @@ func TestNodeMessageRoundTrip(t *testing.T) {
 	for _, m := range []nodeMsg{
 		{Op: "deliver", To: "bob@example.com/b", XML: "<message to='bob@example.com/b'><body>a &amp; b &lt; c</body></message>"},
 		{Op: "fanout", To: "bob@example.com", XML: "<presence/>"},
-		{Op: "close", To: "bob@example.com/b", Cond: "conflict", Text: "replaced"},
+		{Op: "close", To: "bob@example.com/b", Meta: "conflict", Text: "replaced"},
 		{Op: "deliver", To: "", XML: ""},
 	} {
 		got, err := decodeNode(m.encode())
