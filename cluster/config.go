@@ -77,6 +77,15 @@ type Config struct {
 	// Members, and must not call back into the Node.
 	Sessions func() int
 
+	// Draining reports whether the node is draining (it accepts no
+	// clients); nil reports false. Same rules as Sessions.
+	Draining func() bool
+
+	// ClientAddr and ClientTLSAddr are the host:port clients may be
+	// redirected to (see-other-host) to reach this node, by STARTTLS and
+	// by direct TLS; empty when the node is not reachable directly.
+	ClientAddr, ClientTLSAddr string
+
 	// Log receives the node's and the embedded NATS server's messages
 	// (NATS at warn level and above; its notices at debug). Nil discards.
 	Log *slog.Logger
@@ -95,6 +104,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ClientListen == "" && c.NATSURL == "" {
 		c.ClientListen = DefaultClientListen
+	}
+	if c.Draining == nil {
+		c.Draining = func() bool { return false }
 	}
 	if c.Sessions == nil {
 		c.Sessions = func() int { return 0 }

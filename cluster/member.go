@@ -19,6 +19,11 @@ type Member struct {
 	Sessions int
 	Started  time.Time // by the member's own clock
 	LastSeen time.Time // by this node's clock, when its last heartbeat arrived
+	// Draining: the node accepts no clients and is moving its own away.
+	Draining bool
+	// C2S and C2STLS are where clients may be sent to reach the node
+	// (STARTTLS and direct TLS), "" when it does not advertise one.
+	C2S, C2STLS string
 }
 
 // EventKind says what happened to a member.
@@ -78,6 +83,9 @@ func (n *Node) receive(m *nats.Msg) result {
 			Sessions: hb.Sessions,
 			Started:  hb.Started,
 			LastSeen: time.Now(),
+			Draining: hb.Draining,
+			C2S:      hb.C2S,
+			C2STLS:   hb.C2STLS,
 		}
 		if mem.Name == n.self.Name {
 			return result{dup: &mem}

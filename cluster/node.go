@@ -75,6 +75,8 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 			ID:      newInstanceID(),
 			Version: cfg.Version,
 			Started: time.Now(),
+			C2S:     cfg.ClientAddr,
+			C2STLS:  cfg.ClientTLSAddr,
 		},
 		msgs:         make(chan *nats.Msg, msgBuffer),
 		quit:         make(chan struct{}),
@@ -233,8 +235,16 @@ func (n *Node) publishHeartbeat() {
 		Version:  n.self.Version,
 		Sessions: n.cfg.Sessions(),
 		Started:  n.self.Started,
+		Draining: n.cfg.Draining(),
+		C2S:      n.self.C2S,
+		C2STLS:   n.self.C2STLS,
 	})
 }
+
+// Announce publishes this node's heartbeat now, so that a change (the
+// node started draining) reaches the others without waiting for the next
+// interval.
+func (n *Node) Announce() { n.publishHeartbeat() }
 
 func (n *Node) probe() { n.publish(subjectProbe, leave{Name: n.self.Name, ID: n.self.ID}) }
 
@@ -272,6 +282,7 @@ func (n *Node) Members() []Member {
 func (n *Node) selfMember() Member {
 	m := n.self
 	m.Sessions = n.cfg.Sessions()
+	m.Draining = n.cfg.Draining()
 	m.LastSeen = time.Now()
 	return m
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,5 +111,42 @@ func TestStartCancelled(t *testing.T) {
 	}
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("Start: %v, want context.Canceled", err)
+	}
+}
+
+// A node's draining state and client addresses reach the others.
+func TestDrainingAndClientAddressesAnnounced(t *testing.T) {
+	var draining atomic.Bool
+	nodes := startCluster(t, 2, func(c *Config) {
+		if c.NodeName == "n2" {
+			c.Draining = draining.Load
+			c.ClientAddr, c.ClientTLSAddr = "n2.example.com:5222", "n2.example.com:5223"
+		}
+	})
+	member := func(name string) Member {
+		for _, m := range nodes[0].Members() {
+			if m.Name == name {
+				return m
+			}
+		}
+		t.Fatalf("n1 does not see %s", name)
+		return Member{}
+	}
+	if m := member("n2"); m.Draining || m.C2S != "n2.example.com:5222" || m.C2STLS != "n2.example.com:5223" {
+		t.Fatalf("n1 sees n2 as %+v, want not draining with its client addresses", m)
+	}
+	if m := member("n1"); m.C2S != "" || m.Draining {
+		t.Fatalf("n1 sees itself as %+v, want no client address, not draining", m)
+	}
+	draining.Store(true)
+	nodes[1].Announce()
+	eventually(t, 5*time.Second, func() error {
+		if !member("n2").Draining {
+			return errors.New("n1 does not see n2 draining yet")
+		}
+		return nil
+	})
+	if !nodes[1].selfMember().Draining {
+		t.Error("n2 does not report itself draining")
 	}
 }

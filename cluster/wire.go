@@ -26,6 +26,9 @@ type heartbeat struct {
 	Version  string    `json:"version,omitempty"`
 	Sessions int       `json:"sessions"`
 	Started  time.Time `json:"started"`
+	Draining bool      `json:"draining,omitempty"`
+	C2S      string    `json:"c2s,omitempty"`     // client address for redirects
+	C2STLS   string    `json:"c2s_tls,omitempty"` // direct TLS client address
 }
 
 // leave is the JSON body on subjectLeave, and on subjectProbe (the
