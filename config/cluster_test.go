@@ -37,6 +37,22 @@ func TestClusterValidation(t *testing.T) {
 			c.Cluster.NodeName = "n1"
 			c.Cluster.DeadAfter = c.Cluster.Heartbeat
 		}, "cluster.dead_after"},
+		{"client address", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.ClientAddress, c.Cluster.ClientTLSAddress = "xmpp2.example.com:5222", "[2001:db8::2]:5223"
+		}, ""},
+		{"client address without a port", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.ClientAddress = "xmpp2.example.com"
+		}, "cluster.client_address"},
+		{"client address on a wildcard", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.ClientTLSAddress = "0.0.0.0:5223"
+		}, "cluster.client_tls_address"},
+		{"drain rate zero", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.DrainRate = 0
+		}, "cluster.drain_rate"},
 	}
 	for _, tc := range cases {
 		c := Default()

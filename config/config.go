@@ -26,6 +26,15 @@ type Cluster struct {
 	NATSURL   string        `yaml:"nats_url" env:"NATS_URL"`     // an external NATS cluster instead of the embedded one
 	Heartbeat time.Duration `yaml:"heartbeat" env:"HEARTBEAT"`   // how often a node announces itself
 	DeadAfter time.Duration `yaml:"dead_after" env:"DEAD_AFTER"` // silence after which a node is dead
+
+	// Drain (parley drain, SIGTERM): clients are sent to another node's
+	// advertised address with see-other-host, or, where a node advertises
+	// none, their streams are closed cleanly so they reconnect through the
+	// load balancer or DNS SRV.
+	ClientAddress    string        `yaml:"client_address" env:"CLIENT_ADDRESS"`         // host:port clients can reach this node at (STARTTLS)
+	ClientTLSAddress string        `yaml:"client_tls_address" env:"CLIENT_TLS_ADDRESS"` // the same for direct TLS
+	DrainRate        int           `yaml:"drain_rate" env:"DRAIN_RATE"`                 // clients moved per second
+	DrainTimeout     time.Duration `yaml:"drain_timeout" env:"DRAIN_TIMEOUT"`           // then the rest are cut and the node exits
 }
 
 // Enabled reports whether the server is a cluster node.
@@ -115,7 +124,10 @@ func Default() Config {
 		Storage:      Storage{Driver: DriverSQLite},
 		Auth:         Auth{SCRAMIterations: 4096, AllowPlain: true},
 		Registration: Registration{Enabled: false, MinPasswordLength: 8},
-		Cluster:      Cluster{Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second},
+		Cluster:      Cluster{
+			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
+			DrainRate: 500, DrainTimeout: time.Minute,
+		},
 		Limits: Limits{
 			MaxStanzaBytes:      262144,
 			MaxDepth:            64,

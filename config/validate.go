@@ -186,4 +186,16 @@ func (v *validator) cluster(c Cluster, driver string) {
 	if c.DeadAfter < 2*c.Heartbeat {
 		v.add("cluster.dead_after", "must be at least twice cluster.heartbeat (%s), got %s", c.Heartbeat, c.DeadAfter)
 	}
+	for key, a := range map[string]string{"cluster.client_address": c.ClientAddress, "cluster.client_tls_address": c.ClientTLSAddress} {
+		if a == "" {
+			continue
+		}
+		if host, port, err := net.SplitHostPort(a); err != nil || host == "" || port == "" || host == "0.0.0.0" || host == "::" {
+			v.add(key, "must be the host:port clients can reach this node at, e.g. xmpp2.example.com:5222; got %q", a)
+		}
+	}
+	if c.DrainRate < 1 {
+		v.add("cluster.drain_rate", "must be at least 1 (clients moved per second), got %d", c.DrainRate)
+	}
+	v.duration("cluster.drain_timeout", c.DrainTimeout, time.Second)
 }
