@@ -18,6 +18,7 @@ import (
 	"github.com/parley-im/parley/im"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
+	"golang.org/x/time/rate"
 )
 
 // Config is one listener's behaviour.
@@ -215,6 +216,50 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// In parallel: each close ends a session (presence to contacts).
 		go c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
+	return s.wait(ctx)
+}
+
+// Drain stops accepting and moves every client away, at most perSecond
+// streams a second so that the nodes they move to are not stormed by
+// reconnections: each stream is closed with the error redirect returns for
+// it (see-other-host), or with a plain closing tag when it returns nil, so
+// the client reconnects through the load balancer. Sessions leave the
+// router before their closing tag (see conn.Close), and what a client
+// sends until it closes its side is still routed. Drain returns when every
+// connection has ended, or when ctx expires (the rest are then cut, and
+// ctx's error returned). progress, if not nil, is told how many
+// connections are still open after each one is asked to leave.
+func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directTLS bool) *stanza.StreamError, progress func(open int)) error {
+	s.mu.Lock()
+	s.closing = true
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	lim := rate.NewLimiter(rate.Limit(max(perSecond, 1)), max(perSecond/10, 1))
+	for _, c := range conns {
+		if err := lim.Wait(ctx); err != nil {
+			break
+		}
+		var why *stanza.StreamError
+		if redirect != nil {
+			why = redirect(c.directTLS)
+		}
+		c.Close(why)
+		if progress != nil {
+			progress(s.Count())
+		}
+	}
+	return s.wait(ctx)
+}
+
+// wait waits for every connection to end; when ctx expires first it cuts
+// the remaining ones and returns ctx's error.
+func (s *Server) wait(ctx context.Context) error {
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
 	select {

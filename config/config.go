@@ -5,16 +5,19 @@ import "time"
 // Config is the whole of Parley's configuration. Build it with Default or
 // Load, and check it with Validate before use.
 type Config struct {
-	Hosts        []string     `yaml:"hosts" env:"HOSTS"` // virtual hosts served, as domain JIDs
-	LogLevel     string       `yaml:"log_level" env:"LOG_LEVEL"`
-	DataDir      string       `yaml:"data_dir" env:"DATA_DIR"`
-	Listeners    Listeners    `yaml:"listeners" envPrefix:"LISTENERS_"`
-	TLS          TLS          `yaml:"tls" envPrefix:"TLS_"`
-	Storage      Storage      `yaml:"storage" envPrefix:"STORAGE_"`
-	Auth         Auth         `yaml:"auth" envPrefix:"AUTH_"`
-	Registration Registration `yaml:"registration" envPrefix:"REGISTRATION_"`
-	Limits       Limits       `yaml:"limits" envPrefix:"LIMITS_"`
-	Cluster      Cluster      `yaml:"cluster" envPrefix:"CLUSTER_"`
+	Hosts    []string `yaml:"hosts" env:"HOSTS"` // virtual hosts served, as domain JIDs
+	LogLevel string   `yaml:"log_level" env:"LOG_LEVEL"`
+	DataDir  string   `yaml:"data_dir" env:"DATA_DIR"`
+	// ControlSocket is the Unix socket `parley drain` talks to; empty
+	// means <data_dir>/parley.sock.
+	ControlSocket string       `yaml:"control_socket" env:"CONTROL_SOCKET"`
+	Listeners     Listeners    `yaml:"listeners" envPrefix:"LISTENERS_"`
+	TLS           TLS          `yaml:"tls" envPrefix:"TLS_"`
+	Storage       Storage      `yaml:"storage" envPrefix:"STORAGE_"`
+	Auth          Auth         `yaml:"auth" envPrefix:"AUTH_"`
+	Registration  Registration `yaml:"registration" envPrefix:"REGISTRATION_"`
+	Limits        Limits       `yaml:"limits" envPrefix:"LIMITS_"`
+	Cluster       Cluster      `yaml:"cluster" envPrefix:"CLUSTER_"`
 }
 
 // Cluster makes this server one node of a cluster (see docs/cluster.md).
@@ -124,7 +127,7 @@ func Default() Config {
 		Storage:      Storage{Driver: DriverSQLite},
 		Auth:         Auth{SCRAMIterations: 4096, AllowPlain: true},
 		Registration: Registration{Enabled: false, MinPasswordLength: 8},
-		Cluster:      Cluster{
+		Cluster: Cluster{
 			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
 			DrainRate: 500, DrainTimeout: time.Minute,
 		},

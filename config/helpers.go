@@ -15,6 +15,14 @@ func (c Config) SQLitePath() string {
 	return filepath.Join(c.DataDir, "parley.db")
 }
 
+// ControlSocketPath is where the control socket (parley drain) is.
+func (c Config) ControlSocketPath() string {
+	if c.ControlSocket != "" {
+		return c.ControlSocket
+	}
+	return filepath.Join(c.DataDir, "parley.sock")
+}
+
 // TLSFiles returns the certificate and key files to use. When tls.cert and
 // tls.key are empty they are the self-signed pair in the data directory, and
 // generate is true: the server creates them there if they are missing.

@@ -85,6 +85,9 @@ type Server struct {
 
 	features []string                // disco features of the server, in registration order
 	ended    []func(*router.Session) // session-end hooks, registered before serving
+	// storedHook is told about every message stored offline (see
+	// OnOfflineStored); set before serving.
+	storedHook func(bare jid.JID)
 
 	blockMu sync.Mutex                     // guards blocks
 	blocks  map[string]map[string]struct{} // owner bare JID -> blocked JIDs; cache of storage

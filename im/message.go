@@ -120,6 +120,10 @@ func (s *Server) storeOffline(ctx context.Context, st *stanza.Element, to jid.JI
 	stamped := st.Copy()
 	stamped.Append(stanza.New("delay", stanza.NSDelay, "from", to.Domain(), "stamp", s.now().UTC().Format(time.RFC3339Nano)))
 	err := s.store.StoreOffline(ctx, to.String(), stamped.AppendXML(nil, stanza.NSClient), s.maxOff)
+	if err == nil {
+		s.offlineStored(ctx, to)
+		return
+	}
 	switch {
 	case errors.Is(err, storage.ErrQuota):
 		s.bounceTo(ctx, st, &stanza.Error{Condition: stanza.ServiceUnavailable, Text: "the recipient's offline storage is full"})
@@ -150,6 +154,42 @@ func worthStoring(st *stanza.Element) bool {
 		}
 	}
 	return content
+}
+
+// offlineStored closes the window between deciding a user is offline and
+// the stored message being committed: if a session became available
+// meanwhile, its initial presence may have taken the offline messages just
+// before this one was committed. So after every commit, a local available
+// session takes what is stored (taking is atomic, so nothing is delivered
+// twice), and in a cluster the other nodes are told to do the same
+// (OnOfflineStored). A session that becomes available after this check
+// takes the message at its initial presence, which now follows the commit.
+func (s *Server) offlineStored(ctx context.Context, bare jid.JID) {
+	s.DeliverPendingOffline(ctx, bare)
+	if s.storedHook != nil {
+		s.storedHook(bare)
+	}
+}
+
+// OnOfflineStored registers fn, told the bare JID after a message was
+// stored offline for it (the cluster directory tells the other nodes).
+// Call before serving.
+func (s *Server) OnOfflineStored(fn func(bare jid.JID)) { s.storedHook = fn }
+
+// DeliverPendingOffline hands what is stored offline for bare to its
+// best available local session with a non-negative priority, if it has
+// one (see offlineStored).
+func (s *Server) DeliverPendingOffline(ctx context.Context, bare jid.JID) {
+	var best *router.Session
+	bestPrio := -1
+	for _, ss := range s.router.Sessions(bare) {
+		if ok, prio := ss.Available(); ok && ss.IsLocal() && prio > bestPrio {
+			best, bestPrio = ss, prio
+		}
+	}
+	if best != nil {
+		s.deliverOffline(ctx, best)
+	}
 }
 
 // deliverOffline sends a newly available session what was stored for it.

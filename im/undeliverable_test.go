@@ -243,3 +243,30 @@ func TestUndeliverable(t *testing.T) {
 		}
 	})
 }
+
+// A message stored offline while the user already had an available
+// session (the session's initial presence took the store just before the
+// commit) is handed to that session: the best local available one, once.
+func TestDeliverPendingOffline(t *testing.T) {
+	t.Parallel()
+	e := newUndeliverableEnv(t)
+	low := e.bind("alice@localhost/low", 1)
+	high := e.bind("alice@localhost/high", 5)
+	e.bind("alice@localhost/neg", -1)
+	ctx := context.Background()
+	m := message("alice@localhost", "late")
+	if err := e.store.StoreOffline(ctx, "alice@localhost", m.AppendXML(nil, stanza.NSClient), 100); err != nil {
+		t.Fatal(err)
+	}
+	e.core.DeliverPendingOffline(ctx, jid.MustParse("alice@localhost"))
+	e.core.DeliverPendingOffline(ctx, jid.MustParse("alice@localhost")) // nothing left
+	if n := countBody(high.received(), "late"); n != 1 {
+		t.Fatalf("the highest-priority session got the message %d times, want once", n)
+	}
+	if n := countBody(low.received(), "late"); n != 0 {
+		t.Fatalf("the lower-priority session got the message %d times, want none", n)
+	}
+	if got := e.offline("alice@localhost"); len(got) != 0 {
+		t.Fatalf("offline storage still holds %q", got)
+	}
+}

@@ -31,7 +31,11 @@ func (s *Server) startCluster(ctx context.Context) error {
 		DeadAfter: c.DeadAfter,
 		Version:   Version,
 		Sessions:  s.router.Count,
+		Draining:  s.draining.Load,
 		Log:       s.log,
+
+		ClientAddr:    c.ClientAddress,
+		ClientTLSAddr: c.ClientTLSAddress,
 	})
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
@@ -57,6 +61,11 @@ type NodeStatus struct {
 	Uptime   string    `json:"uptime"`
 	LastSeen time.Time `json:"last_seen"`
 	Self     bool      `json:"self"`
+	Draining bool      `json:"draining"`
+	// ClientAddress and ClientTLSAddress are where drained clients are
+	// redirected to reach the node (cluster.client_address).
+	ClientAddress    string `json:"client_address,omitempty"`
+	ClientTLSAddress string `json:"client_tls_address,omitempty"`
 }
 
 // ClusterStatus is the body of GET /cluster.
@@ -75,6 +84,7 @@ func (s *Server) Status() ClusterStatus {
 		return ClusterStatus{Node: name, Nodes: []NodeStatus{{
 			Name: name, Version: Version, Sessions: s.router.Count(), Started: s.started,
 			Uptime: now.Sub(s.started).Round(time.Second).String(), LastSeen: now, Self: true,
+			Draining: s.draining.Load(),
 		}}}
 	}
 	st := ClusterStatus{Clustered: true, Node: s.node.Name()}
@@ -82,7 +92,8 @@ func (s *Server) Status() ClusterStatus {
 		st.Nodes = append(st.Nodes, NodeStatus{
 			Name: m.Name, Version: m.Version, Sessions: m.Sessions, Started: m.Started,
 			Uptime: now.Sub(m.Started).Round(time.Second).String(), LastSeen: m.LastSeen,
-			Self: m.Name == s.node.Name(),
+			Self: m.Name == s.node.Name(), Draining: m.Draining,
+			ClientAddress: m.C2S, ClientTLSAddress: m.C2STLS,
 		})
 	}
 	return st

@@ -26,10 +26,17 @@ type healthReport struct {
 	Uptime   string   `json:"uptime"`
 }
 
+// health answers 200 while the node takes clients and 503 once it drains,
+// so that a load balancer's health check takes it out of rotation.
 func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
+	status := "ok"
+	if s.draining.Load() {
+		status = "draining"
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
 	_ = json.NewEncoder(w).Encode(healthReport{
-		Status:   "ok",
+		Status:   status,
 		Version:  Version,
 		Hosts:    s.cfg.Hosts,
 		Sessions: s.router.Count(),

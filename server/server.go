@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/c2s"
@@ -56,7 +57,18 @@ type Server struct {
 	shutdown sync.Once
 	shutErr  error
 	serve    sync.WaitGroup
+
+	draining  atomic.Bool
+	drainReq  chan struct{} // closed by requestDrain
+	drainOnce sync.Once
+	control   net.Listener // the control socket (parley drain), or nil
+	reporters sync.WaitGroup
+	drained   chan struct{} // closed when Drain is over; drainErr is set then
+	drainErr  error
 }
+
+// shutdownGrace bounds the final Shutdown after a drain.
+const shutdownGrace = 10 * time.Second
 
 // New checks the configuration and builds a server; nothing is opened
 // until Start.
@@ -68,10 +80,12 @@ func New(cfg config.Config, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	return &Server{
-		cfg:   cfg,
-		log:   log,
-		addrs: make(map[string]net.Addr),
-		ready: make(chan struct{}),
+		cfg:      cfg,
+		log:      log,
+		addrs:    make(map[string]net.Addr),
+		ready:    make(chan struct{}),
+		drainReq: make(chan struct{}),
+		drained:  make(chan struct{}),
 	}, nil
 }
 
@@ -158,6 +172,9 @@ func (s *Server) start(ctx context.Context) error {
 		Log:          s.log,
 	}, s.core, s.store)
 
+	if err := s.startControl(); err != nil {
+		return err
+	}
 	if a := cfg.Listeners.C2S.Address; a != "" {
 		if err := s.listen(ctx, "c2s", a, func(l net.Listener) error { return s.c2s.Serve(l, false) }); err != nil {
 			return err
@@ -245,6 +262,9 @@ func (s *Server) doShutdown(ctx context.Context) error {
 }
 
 func (s *Server) closeAll() {
+	if s.control != nil {
+		_ = s.control.Close() // also removes the socket file
+	}
 	if s.dir != nil {
 		s.dir.Stop()
 	}

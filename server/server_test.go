@@ -52,6 +52,9 @@ func TestSelfSignedCertificateReused(t *testing.T) {
 		t.Fatalf("first start: created=%v path=%q", s.CertCreated, s.CertPath)
 	}
 	dir := s.Config.DataDir
+	if err := s.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	s2 := testserver.Start(t, func(c *config.Config) { c.DataDir = dir })
 	if s2.CertCreated || s2.CertPath != s.CertPath {
 		t.Fatalf("second start made a new certificate: created=%v path=%q", s2.CertCreated, s2.CertPath)

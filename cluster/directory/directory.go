@@ -34,7 +34,11 @@ import (
 const (
 	dirPrefix   = "parley.dir."
 	syncSubject = "parley.dirsync"
-	nodePrefix  = "parley.node."
+	// offlineSubject carries "node NUL bare JID" after a node stored a
+	// message offline: a node where that user has an available session
+	// delivers it (im.Server.OnOfflineStored).
+	offlineSubject = "parley.offline"
+	nodePrefix     = "parley.node."
 )
 
 // dirMsg is a change to one session, published by the node that holds it.
@@ -106,6 +110,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 		dirPrefix + "*":          d.onDir,
 		syncSubject:              d.onSync,
 		nodePrefix + node.Name(): d.onNode,
+		offlineSubject:           d.onOffline,
 	} {
 		sub, err := d.nc.Subscribe(subj, h)
 		if err != nil {
@@ -115,6 +120,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 		d.subs = append(d.subs, sub)
 	}
 	r.Observe(d.localChange)
+	core.OnOfflineStored(d.offlineStored)
 	d.stopWatch = node.Watch(d.membership)
 	if err := d.nc.Flush(); err != nil {
 		d.Stop()
@@ -185,6 +191,28 @@ func (d *Directory) send(node string, m nodeMsg) {
 	if err := d.nc.Publish(nodePrefix+node, m.encode()); err != nil {
 		d.log.Error("directory: publish failed", "node", node, "err", err)
 	}
+}
+
+// offlineStored tells the other nodes that a message was stored offline
+// for bare.
+func (d *Directory) offlineStored(bare jid.JID) {
+	if err := d.nc.Publish(offlineSubject, []byte(d.name+"\x00"+bare.String())); err != nil {
+		d.log.Error("directory: publish failed", "subject", offlineSubject, "err", err)
+	}
+}
+
+// onOffline delivers a message another node just stored offline when the
+// user has an available session here (see im.Server.OnOfflineStored).
+func (d *Directory) onOffline(msg *nats.Msg) {
+	node, user, ok := strings.Cut(string(msg.Data), "\x00")
+	if !ok || node == d.name {
+		return
+	}
+	bare, err := jid.Parse(user)
+	if err != nil {
+		return
+	}
+	d.core.DeliverPendingOffline(context.Background(), bare.Bare())
 }
 
 // onSync answers a node asking for everybody's sessions.

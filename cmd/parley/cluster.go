@@ -67,13 +67,17 @@ func cmdCluster(args []string) int {
 		fmt.Printf("cluster seen from node %s: %d live node(s)\n", st.Node, len(st.Nodes))
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "NODE\tSESSIONS\tUPTIME\tVERSION\tLAST SEEN")
+	fmt.Fprintln(tw, "NODE\tSTATE\tSESSIONS\tUPTIME\tVERSION\tLAST SEEN")
 	for _, n := range st.Nodes {
 		name := n.Name
 		if n.Self {
 			name += " (this)"
 		}
-		fmt.Fprintf(tw, "%s\t%d\t%s\t%s\t%s ago\n", name, n.Sessions, n.Uptime, n.Version, time.Since(n.LastSeen).Round(100*time.Millisecond))
+		state := "serving"
+		if n.Draining {
+			state = "draining"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s ago\n", name, state, n.Sessions, n.Uptime, n.Version, time.Since(n.LastSeen).Round(100*time.Millisecond))
 	}
 	_ = tw.Flush()
 	return 0

@@ -20,6 +20,7 @@ Usage:
   parley user passwd JID [--password P]   set a new password
   parley user list [DOMAIN]               list accounts
   parley cluster status [--url URL]       list the live nodes of the cluster
+  parley drain [--config FILE]            move a running node's clients away, then stop it
   parley bench [flags]                    load-test a server (parley bench -h)
   parley version                          print the version
 
@@ -49,6 +50,8 @@ func run(args []string) int {
 		return cmdBench(rest)
 	case "cluster":
 		return cmdCluster(rest)
+	case "drain":
+		return cmdDrain(rest)
 	case "version", "--version", "-v":
 		fmt.Println("parley", version)
 		return 0

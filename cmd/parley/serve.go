@@ -77,9 +77,10 @@ func cmdServe(args []string) int {
 		fmt.Fprintln(os.Stderr, "parley:", err)
 		return 1
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := srv.Start(ctx); err != nil {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := srv.Start(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "parley: cannot start:", err)
 		return 1
 	}
@@ -89,13 +90,49 @@ func cmdServe(args []string) int {
 		log.Info("using certificate", "path", srv.CertPath)
 	}
 	log.Info("parley is ready", "version", version, "hosts", cfg.Hosts, "storage", cfg.Storage.Driver)
-	<-ctx.Done()
-	log.Info("shutting down: closing every stream")
-	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+
+	// A cluster node drains on SIGTERM or `parley drain`; a node alone
+	// has nowhere to send its clients and shuts down on a signal. A second
+	// signal during a drain cuts it short.
+	drain := false
+	select {
+	case sig := <-sigs:
+		drain = cfg.Cluster.Enabled()
+		log.Info("signal received", "signal", sig.String())
+	case <-srv.DrainRequested():
+		drain = true
+	}
+	if !drain {
+		log.Info("shutting down: closing every stream")
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			log.Error("shutdown", "err", err)
+			return 1
+		}
+		return 0
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.Cluster.DrainTimeout)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		log.Error("shutdown", "err", err)
+	go func() {
+		select {
+		case <-sigs:
+			log.Warn("second signal: cutting the drain short")
+			cancel()
+		case <-dctx.Done():
+		}
+	}()
+	var lastLog time.Time
+	err = srv.Drain(dctx, func(open int) {
+		if time.Since(lastLog) >= time.Second {
+			lastLog = time.Now()
+			log.Info("draining", "connections_open", open)
+		}
+	})
+	if err != nil {
+		log.Error("drain", "err", err)
 		return 1
 	}
+	log.Info("drained and stopped")
 	return 0
 }

@@ -33,6 +33,13 @@ func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	cfg := config.Default()
 	cfg.DataDir = t.TempDir()
+	// Test directories can be longer than a Unix socket path may be.
+	sockDir, err := os.MkdirTemp("", "pc")
+	if err != nil {
+		t.Fatalf("testserver: %v", err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(sockDir) })
+	cfg.ControlSocket = filepath.Join(sockDir, "parley.sock")
 	cfg.Listeners.C2S.Address = "127.0.0.1:0"
 	cfg.Listeners.C2STLS.Address = "127.0.0.1:0"
 	cfg.Listeners.HTTP.Address = "127.0.0.1:0"
@@ -45,7 +52,8 @@ func Start(t testing.TB, opts ...Option) *Server {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	srv, err := server.New(cfg, log)
+	var srv *server.Server
+	srv, err = server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("testserver: %v", err)
 	}
