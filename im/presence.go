@@ -69,8 +69,8 @@ func (s *Server) broadcast(ctx context.Context, sess *router.Session, st *stanza
 		}
 	}
 	// (The sender's own session sees its presence even when it is the one
-	// going unavailable.)
-	if a, _ := sess.Available(); !a {
+	// going unavailable, unless the session has ended and left the router.)
+	if a, _ := sess.Available(); !a && s.router.Session(sess.JID()) == sess {
 		sess.Deliver(st)
 	}
 	s.router.DeliverAvailable(owner, st)
@@ -237,6 +237,43 @@ func (s *Server) RemoteSessionGone(ctx context.Context, sess *router.Session) {
 		for _, ss := range s.router.Sessions(t) {
 			if a, _ := ss.Available(); a && ss.IsLocal() {
 				ss.Deliver(u)
+			}
+		}
+	}
+}
+
+// RemoteSessionBack is the converse of RemoteSessionGone: a session on
+// another node that this node had given up for gone (its node was cut off
+// and declared dead) turns out to be alive, so this node's users who were
+// told it went unavailable get its current presence again: the local
+// available resources of its contacts (those it lets see its presence,
+// blocking aside) and of its own account. Every node does this for its own
+// users.
+func (s *Server) RemoteSessionBack(ctx context.Context, sess *router.Session) {
+	p := sess.Presence()
+	if a, _ := sess.Available(); !a || p == nil {
+		return
+	}
+	owner := sess.JID().Bare()
+	targets := []jid.JID{owner}
+	items, _, err := s.store.Roster(ctx, owner.String())
+	if err != nil {
+		s.log.Error("presence: roster load failed", "jid", owner, "err", err)
+	}
+	for _, it := range items {
+		if it.Subscription != storage.SubFrom && it.Subscription != storage.SubBoth {
+			continue
+		}
+		c, err := jid.Parse(it.Contact)
+		if err != nil || s.isBlocked(ctx, owner, c) || s.isBlocked(ctx, c, owner) {
+			continue
+		}
+		targets = append(targets, c)
+	}
+	for _, t := range targets {
+		for _, ss := range s.router.Sessions(t) {
+			if a, _ := ss.Available(); a && ss.IsLocal() {
+				ss.Deliver(p)
 			}
 		}
 	}
