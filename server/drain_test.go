@@ -28,7 +28,7 @@ import (
 // restarts (fixed ports), so that they can advertise a client address for
 // see-other-host and come back where clients expect them.
 type drainCluster struct {
-	t         *testing.T
+	t         testing.TB
 	dsn       string
 	routes    []int
 	c2s       []int
@@ -39,7 +39,7 @@ type drainCluster struct {
 	nodes []*testserver.Server
 }
 
-func startDrainCluster(t *testing.T, n int, advertise bool, tweak func(*config.Config)) *drainCluster {
+func startDrainCluster(t testing.TB, n int, advertise bool, tweak func(*config.Config)) *drainCluster {
 	t.Helper()
 	c := &drainCluster{t: t, dsn: testpg.Start(t), advertise: advertise, tweak: tweak, nodes: make([]*testserver.Server, n)}
 	for range n {
@@ -498,7 +498,7 @@ func TestRollingRestartUnderLoad(t *testing.T) {
 
 // waitUntil polls fn until it is true, failing the test with what when
 // timeout passes first.
-func waitUntil(t *testing.T, timeout time.Duration, what string, fn func() bool) {
+func waitUntil(t testing.TB, timeout time.Duration, what string, fn func() bool) {
 	t.Helper()
 	if !testutil.Poll(timeout, fn) {
 		t.Fatalf("not within %v: %s", timeout, what)
