@@ -202,17 +202,7 @@ func (s *Server) forget(c *conn) {
 // (RFC 6120 §4.9.3.19) and waits for the connections to end or ctx to
 // expire.
 func (s *Server) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.closing = true
-	for _, l := range s.listeners {
-		_ = l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
-	for _, c := range conns {
+	for _, c := range s.stopAccepting() {
 		// In parallel: each close ends a session (presence to contacts).
 		go c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
@@ -230,18 +220,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // ctx's error returned). progress, if not nil, is told how many
 // connections are still open after each one is asked to leave.
 func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directTLS bool) *stanza.StreamError, progress func(open int)) error {
-	s.mu.Lock()
-	s.closing = true
-	for _, l := range s.listeners {
-		_ = l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	s.mu.Unlock()
 	lim := rate.NewLimiter(rate.Limit(max(perSecond, 1)), max(perSecond/10, 1))
-	for _, c := range conns {
+	for _, c := range s.stopAccepting() {
 		if err := lim.Wait(ctx); err != nil {
 			break
 		}
@@ -255,6 +235,21 @@ func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directT
 		}
 	}
 	return s.wait(ctx)
+}
+
+// stopAccepting closes the listeners and returns the open connections.
+func (s *Server) stopAccepting() []*conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closing = true
+	for _, l := range s.listeners {
+		_ = l.Close()
+	}
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	return conns
 }
 
 // wait waits for every connection to end; when ctx expires first it cuts

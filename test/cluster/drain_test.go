@@ -25,27 +25,13 @@ func TestDrainMovesClients(t *testing.T) {
 	}
 	dsn := testpg.Start(t)
 	bin := parleyBinary(t)
-	cfgs := newNodeConfigs(t, bin, dsn, 3)
-	ports := newPortSet(t, cfgs)
-	certPath, keyPath, _ := domainCertificate(t)
-	var advertised []string
-	for _, cfg := range cfgs {
-		// The certificate covers 127.0.0.1, where clients are sent.
-		addr := ports.addr()
-		advertised = append(advertised, addr)
-		cfg.setEnv("PARLEY_LISTENERS_C2S_ADDRESS", addr)
-		cfg.setEnv("PARLEY_CLUSTER_CLIENT_ADDRESS", addr)
-		cfg.setEnv("PARLEY_TLS_CERT", certPath)
-		cfg.setEnv("PARLEY_TLS_KEY", keyPath)
-	}
-	nodes := make([]*node, len(cfgs))
-	for i, cfg := range cfgs {
-		nodes[i] = cfg.start(t, 1)
-	}
-	for _, n := range nodes {
-		n.waitReady(t)
-	}
-	waitMembers(t, joinTimeout, nodes, "n1", "n2", "n3")
+	// Each node advertises its client address, which the certificate
+	// covers (127.0.0.1).
+	fc := startFixedCluster(t, bin, dsn, 3, func(cfg *nodeConfig, a nodeAddrs) {
+		cfg.setEnv("PARLEY_CLUSTER_CLIENT_ADDRESS", a.c2s)
+	})
+	cfgs, nodes, certPath := fc.cfgs, fc.nodes, fc.certPath
+	advertised := []string{fc.addrs[0].c2s, fc.addrs[1].c2s}
 
 	password := "drain-" + randomHex(t, 8)
 	cfgs[0].addUser(t, "alice", password)

@@ -85,30 +85,9 @@ func TestHAProxy(t *testing.T) {
 	begin := time.Now()
 
 	// Fixed client and HTTP ports, so that HAProxy's configuration holds
-	// after a restart, and one certificate for the domain on every node,
-	// as docs/cluster.md asks of operators.
-	certPath, keyPath, roots := domainCertificate(t)
-	cfgs := newNodeConfigs(t, bin, dsn, 3)
-	ports := newPortSet(t, cfgs)
-	addrs := make([]nodeAddrs, len(cfgs))
-	for i, cfg := range cfgs {
-		a := nodeAddrs{name: cfg.name, c2s: ports.addr(), c2sTLS: ports.addr(), http: ports.addr()}
-		addrs[i] = a
-		cfg.setEnv("PARLEY_LISTENERS_C2S_ADDRESS", a.c2s)
-		cfg.setEnv("PARLEY_LISTENERS_C2S_TLS_ADDRESS", a.c2sTLS)
-		cfg.setEnv("PARLEY_LISTENERS_HTTP_ADDRESS", a.http)
-		cfg.setEnv("PARLEY_TLS_CERT", certPath)
-		cfg.setEnv("PARLEY_TLS_KEY", keyPath)
-	}
-	nodes := make([]*node, len(cfgs))
-	for i, cfg := range cfgs {
-		nodes[i] = cfg.start(t, 1)
-	}
-	for _, n := range nodes {
-		n.waitReady(t)
-	}
-	waitMembers(t, joinTimeout, nodes, "n1", "n2", "n3")
-
+	// after a restart.
+	fc := startFixedCluster(t, bin, dsn, 3, nil)
+	cfgs, nodes, addrs, ports, roots := fc.cfgs, fc.nodes, fc.addrs, fc.ports, fc.roots
 	lb := startHAProxy(t, string(committed), addrs, ports)
 	lb.waitServers(t, "n1", "n2", "n3")
 	t.Logf("haproxy (pid %d) sees three nodes up, %v after the start", lb.cmd.Process.Pid, time.Since(begin).Round(time.Millisecond))
@@ -212,6 +191,52 @@ func TestHAProxy(t *testing.T) {
 type nodeAddrs struct {
 	name              string
 	c2s, c2sTLS, http string
+}
+
+// fixedCluster is n nodes with fixed client and HTTP ports and one
+// certificate for the domain on every node, as docs/cluster.md asks of
+// operators.
+type fixedCluster struct {
+	cfgs     []*nodeConfig
+	nodes    []*node
+	addrs    []nodeAddrs
+	ports    *portSet
+	certPath string
+	roots    *x509.CertPool
+}
+
+// startFixedCluster configures, starts and waits for n such nodes; tweak,
+// if not nil, may change each node's configuration first.
+func startFixedCluster(t *testing.T, bin, dsn string, n int, tweak func(*nodeConfig, nodeAddrs)) *fixedCluster {
+	t.Helper()
+	fc := &fixedCluster{cfgs: newNodeConfigs(t, bin, dsn, n)}
+	var keyPath string
+	fc.certPath, keyPath, fc.roots = domainCertificate(t)
+	fc.ports = newPortSet(t, fc.cfgs)
+	for _, cfg := range fc.cfgs {
+		a := nodeAddrs{name: cfg.name, c2s: fc.ports.addr(), c2sTLS: fc.ports.addr(), http: fc.ports.addr()}
+		fc.addrs = append(fc.addrs, a)
+		cfg.setEnv("PARLEY_LISTENERS_C2S_ADDRESS", a.c2s)
+		cfg.setEnv("PARLEY_LISTENERS_C2S_TLS_ADDRESS", a.c2sTLS)
+		cfg.setEnv("PARLEY_LISTENERS_HTTP_ADDRESS", a.http)
+		cfg.setEnv("PARLEY_TLS_CERT", fc.certPath)
+		cfg.setEnv("PARLEY_TLS_KEY", keyPath)
+		if tweak != nil {
+			tweak(cfg, a)
+		}
+	}
+	for _, cfg := range fc.cfgs {
+		fc.nodes = append(fc.nodes, cfg.start(t, 1))
+	}
+	for _, n := range fc.nodes {
+		n.waitReady(t)
+	}
+	var names []string
+	for _, cfg := range fc.cfgs {
+		names = append(names, cfg.name)
+	}
+	waitMembers(t, joinTimeout, fc.nodes, names...)
+	return fc
 }
 
 // setEnv replaces a PARLEY_ variable of the node's configuration.
