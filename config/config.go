@@ -18,6 +18,15 @@ type Config struct {
 	Registration  Registration `yaml:"registration" envPrefix:"REGISTRATION_"`
 	Limits        Limits       `yaml:"limits" envPrefix:"LIMITS_"`
 	Cluster       Cluster      `yaml:"cluster" envPrefix:"CLUSTER_"`
+	Debug         Debug        `yaml:"debug" envPrefix:"DEBUG_"`
+}
+
+// Debug holds tools for developers and for operators chasing a problem.
+type Debug struct {
+	// PprofAddress, when set, serves Go's profiler (net/http/pprof) on its
+	// own listener, e.g. 127.0.0.1:6060. Keep it on loopback: profiles
+	// show what the server is doing.
+	PprofAddress string `yaml:"pprof_address" env:"PPROF_ADDRESS"`
 }
 
 // Cluster makes this server one node of a cluster (see docs/cluster.md).

@@ -34,6 +34,11 @@ func (c Config) Validate() error {
 	v.between("registration.min_password_length", c.Registration.MinPasswordLength, 1, 1023)
 	v.limits(c.Limits)
 	v.cluster(c.Cluster, c.Storage.Driver)
+	if a := c.Debug.PprofAddress; a != "" {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			v.add("debug.pprof_address", "must be host:port, e.g. 127.0.0.1:6060; got %q", a)
+		}
+	}
 	return errors.Join(v.errs...)
 }
 

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -41,5 +45,23 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) {
 		Hosts:    s.cfg.Hosts,
 		Sessions: s.router.Count(),
 		Uptime:   time.Since(s.started).Round(time.Second).String(),
+	})
+}
+
+// startPprof serves Go's profiler on its own listener (debug.pprof_address),
+// never on the public HTTP one.
+func (s *Server) startPprof(ctx context.Context, addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	s.pprof = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return s.listen(ctx, "pprof", addr, func(l net.Listener) error {
+		if err := s.pprof.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
 	})
 }

@@ -42,6 +42,7 @@ type Server struct {
 	core    *im.Server
 	c2s     *c2s.Server
 	http    *http.Server
+	pprof   *http.Server         // debug.pprof_address, or nil
 	node    *cluster.Node        // nil when not clustered
 	dir     *directory.Directory // nil when not clustered
 	started time.Time
@@ -185,6 +186,11 @@ func (s *Server) start(ctx context.Context) error {
 			return err
 		}
 	}
+	if a := cfg.Debug.PprofAddress; a != "" {
+		if err := s.startPprof(ctx, a); err != nil {
+			return err
+		}
+	}
 	if a := cfg.Listeners.HTTP.Address; a != "" {
 		s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 		if err := s.listen(ctx, "http", a, func(l net.Listener) error {
@@ -251,8 +257,11 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	if s.c2s != nil {
 		err = s.c2s.Shutdown(ctx)
 	}
-	if s.http != nil {
-		if herr := s.http.Shutdown(ctx); err == nil {
+	for _, h := range []*http.Server{s.http, s.pprof} {
+		if h == nil {
+			continue
+		}
+		if herr := h.Shutdown(ctx); err == nil {
 			err = herr
 		}
 	}

@@ -60,3 +60,19 @@ func TestSelfSignedCertificateReused(t *testing.T) {
 		t.Fatalf("second start made a new certificate: created=%v path=%q", s2.CertCreated, s2.CertPath)
 	}
 }
+
+// debug.pprof_address serves the profiler on its own listener only.
+func TestPprofListener(t *testing.T) {
+	s := testserver.Start(t, func(c *config.Config) { c.Debug.PprofAddress = "127.0.0.1:0" })
+	if body := get(t, "http://"+s.Addr("pprof").String()+"/debug/pprof/"); !strings.Contains(body, "goroutine") {
+		t.Fatalf("the pprof listener answered %q", body)
+	}
+	resp, err := http.Get("http://" + s.HTTP() + "/debug/pprof/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("the public HTTP listener answered /debug/pprof/ with %s, want 404", resp.Status)
+	}
+}
