@@ -6,11 +6,14 @@
 //
 // Each node publishes a heartbeat every Config.Heartbeat; a node not heard
 // from for Config.DeadAfter is declared dead, and a node that shuts down
-// cleanly says so and is dropped at once. DESIGN.md beside this file has the
-// details and the behaviour under partitions.
+// cleanly says so and is dropped at once. A node declared dead that is heard
+// again (a healed partition) is Joined again, marked Event.Returned.
+// DESIGN.md beside this file has the details and the behaviour under
+// partitions.
 //
-// It does not route stanzas, keep a session directory, or resolve split
-// brain; those build on Node.Conn and Node.Watch. The embedded NATS server
+// It does not route stanzas or keep a session directory (package
+// cluster/directory does, and resynchronises after a partition); those
+// build on Node.Conn and Node.Watch. The embedded NATS server
 // has no authentication and no TLS on its route port yet: routes must only
 // be reachable on a private network.
 package cluster

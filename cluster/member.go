@@ -55,6 +55,12 @@ func (k EventKind) String() string {
 type Event struct {
 	Kind   EventKind
 	Member Member
+	// Returned is set on Joined for a run this node had declared dead
+	// after silence: it was cut off (a network partition that healed, or
+	// a process paused for longer than DeadAfter) and has been running all
+	// along. It had declared this node dead too, so the two have to
+	// exchange their state again.
+	Returned bool
 }
 
 // result is what receive found in a message that the caller must act on.
@@ -116,15 +122,21 @@ func (n *Node) observe(mem Member) {
 	switch {
 	case !ok:
 		n.members[mem.Name] = mem
-		n.emitLocked(Event{Joined, mem})
-		n.log.Info("cluster: node joined", "member", mem.Name, "id", mem.ID, "version", mem.Version)
+		returned := n.silent[mem.Name] == mem.ID
+		delete(n.silent, mem.Name)
+		n.emitLocked(Event{Kind: Joined, Member: mem, Returned: returned})
+		if returned {
+			n.log.Warn("cluster: node returned: it had been declared dead but kept running (a partition healed?)", "member", mem.Name, "id", mem.ID)
+		} else {
+			n.log.Info("cluster: node joined", "member", mem.Name, "id", mem.ID, "version", mem.Version)
+		}
 	case old.ID == mem.ID:
 		n.members[mem.Name] = mem
 	case newer(mem, old):
 		// A restart: the old run is gone, whether or not we had noticed.
 		n.members[mem.Name] = mem
-		n.emitLocked(Event{Died, old})
-		n.emitLocked(Event{Joined, mem})
+		n.emitLocked(Event{Kind: Died, Member: old})
+		n.emitLocked(Event{Kind: Joined, Member: mem})
 		n.log.Warn("cluster: node restarted", "member", mem.Name, "old_id", old.ID, "id", mem.ID)
 	default:
 		// An older run than the one we follow: a stale message, or two live
@@ -142,7 +154,7 @@ func (n *Node) depart(lv leave) {
 		return
 	}
 	delete(n.members, lv.Name)
-	n.emitLocked(Event{Left, old})
+	n.emitLocked(Event{Kind: Left, Member: old})
 	n.log.Info("cluster: node left", "member", old.Name, "id", old.ID)
 }
 
@@ -153,7 +165,8 @@ func (n *Node) sweep(now time.Time) {
 	for name, m := range n.members {
 		if silent := now.Sub(m.LastSeen); silent > n.cfg.DeadAfter {
 			delete(n.members, name)
-			n.emitLocked(Event{Died, m})
+			n.silent[name] = m.ID
+			n.emitLocked(Event{Kind: Died, Member: m})
 			n.log.Warn("cluster: node died", "member", m.Name, "id", m.ID, "silent", silent.Round(time.Millisecond))
 		}
 	}

@@ -45,8 +45,12 @@ func TestMemberTable(t *testing.T) {
 			[]string{"joined a/a1", "died a/a1", "joined a/a2"}, []string{"a/a2"}},
 		{"older run is ignored", []step{hb(a2, 0), hb(a1, time.Second), hb(a2, 2*time.Second)},
 			[]string{"joined a/a2"}, []string{"a/a2"}},
-		{"declared dead, heard again", []step{hb(a1, 0), sw(6 * time.Second), hb(a1, 7*time.Second)},
-			[]string{"joined a/a1", "died a/a1", "joined a/a1"}, []string{"a/a1"}},
+		{"declared dead, heard again: returned", []step{hb(a1, 0), sw(6 * time.Second), hb(a1, 7*time.Second)},
+			[]string{"joined a/a1", "died a/a1", "joined a/a1 returned"}, []string{"a/a1"}},
+		{"left, heard again: not returned", []step{hb(a1, 0), lv(a1), hb(a1, time.Second)},
+			[]string{"joined a/a1", "left a/a1", "joined a/a1"}, []string{"a/a1"}},
+		{"another run after a death: not returned", []step{hb(a1, 0), sw(6 * time.Second), hb(a2, 7*time.Second), sw(13 * time.Second), hb(a1, 14*time.Second)},
+			[]string{"joined a/a1", "died a/a1", "joined a/a2", "died a/a2", "joined a/a1"}, []string{"a/a1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -54,6 +58,7 @@ func TestMemberTable(t *testing.T) {
 				cfg:      Config{DeadAfter: 5 * time.Second},
 				log:      slog.New(slog.DiscardHandler),
 				members:  make(map[string]Member),
+				silent:   make(map[string]string),
 				watchers: []*watcher{{fn: func(Event) {}}},
 				wake:     make(chan struct{}, 1),
 			}
@@ -71,7 +76,11 @@ func TestMemberTable(t *testing.T) {
 			}
 			var got []string
 			for _, q := range n.queue {
-				got = append(got, fmt.Sprintf("%v %s/%s", q.ev.Kind, q.ev.Member.Name, q.ev.Member.ID))
+				e := fmt.Sprintf("%v %s/%s", q.ev.Kind, q.ev.Member.Name, q.ev.Member.ID)
+				if q.ev.Returned {
+					e += " returned"
+				}
+				got = append(got, e)
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("events %q, want %q", got, tt.want)

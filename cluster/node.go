@@ -48,8 +48,12 @@ type Node struct {
 	ncClosed     chan struct{} // closed by the NATS client's closed handler
 	dups         map[string]bool
 
-	mu       sync.Mutex // guards the fields below; never held while calling out
-	members  map[string]Member
+	mu      sync.Mutex // guards the fields below; never held while calling out
+	members map[string]Member
+	// silent holds, per name, the run last declared dead for its silence,
+	// so that its return can be told from a new run (Event.Returned).
+	// It has at most one entry per node name ever seen.
+	silent   map[string]string
 	watchers []*watcher
 	queue    []queued
 	closed   bool
@@ -87,6 +91,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		ncClosed:     make(chan struct{}),
 		dups:         make(map[string]bool),
 		members:      make(map[string]Member),
+		silent:       make(map[string]string),
 	}
 	n.log = cfg.Log.With("node", cfg.NodeName)
 
@@ -266,6 +271,9 @@ func (n *Node) Name() string { return n.self.Name }
 
 // ID identifies this run of the node (see Member.ID).
 func (n *Node) ID() string { return n.self.ID }
+
+// Heartbeat is how often this node announces itself (Config.Heartbeat).
+func (n *Node) Heartbeat() time.Duration { return n.cfg.Heartbeat }
 
 // Conn is the NATS connection, for routing between nodes. It is closed by
 // Shutdown.

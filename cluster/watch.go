@@ -30,7 +30,7 @@ func (n *Node) Watch(fn func(Event)) (stop func()) {
 	if !n.closed {
 		n.watchers = append(n.watchers, w)
 		for _, m := range n.sortedLocked(self) {
-			n.queue = append(n.queue, queued{Event{Joined, m}, w})
+			n.queue = append(n.queue, queued{Event{Kind: Joined, Member: m}, w})
 		}
 		n.wakeDispatcher()
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
@@ -106,15 +107,18 @@ const (
 type Change struct {
 	Kind    ChangeKind
 	Session *Session
+	// Replaced is, for Bound, the session of the same full JID that the
+	// bind replaced (local or on another node), if any.
+	Replaced *Session
 }
 
 // Observe sets the function told about every change to a local session.
 // Call before serving.
 func (r *Router) Observe(fn func(Change)) { r.observer = fn }
 
-func (r *Router) notify(kind ChangeKind, s *Session) {
+func (r *Router) notify(kind ChangeKind, s, replaced *Session) {
 	if r.observer != nil && s.node == "" {
-		r.observer(Change{Kind: kind, Session: s})
+		r.observer(Change{Kind: kind, Session: s, Replaced: replaced})
 	}
 }
 
@@ -131,7 +135,7 @@ func New() *Router {
 // A replaced session may live on another node (Remote reports it); closing
 // it asks that node to end its stream.
 func (r *Router) Bind(j jid.JID, conn Conn, maxResources int) (s, replaced *Session, err error) {
-	s = &Session{jid: j, conn: conn, router: r}
+	s = &Session{jid: j, conn: conn, router: r, bound: time.Now()}
 	bare := j.Bare().String()
 	r.mu.Lock()
 	list := r.users[bare]
@@ -160,7 +164,7 @@ func (r *Router) Bind(j jid.JID, conn Conn, maxResources int) (s, replaced *Sess
 	r.users[bare] = append(list, s)
 	r.count++
 	r.mu.Unlock()
-	r.notify(Bound, s)
+	r.notify(Bound, s, replaced)
 	return s, replaced, nil
 }
 
@@ -168,6 +172,15 @@ func (r *Router) Bind(j jid.JID, conn Conn, maxResources int) (s, replaced *Sess
 // returns the local session it displaced, if any (a conflict won by the
 // other node), which the caller closes.
 func (r *Router) PutRemote(s *Session) (displaced *Session) {
+	displaced, _ = r.PutRemoteUnless(s, nil)
+	return displaced
+}
+
+// PutRemoteUnless is PutRemote, except that when an entry of the same full
+// JID exists (local or remote) and keep reports true for it, that entry
+// stays and s is not added. keep runs under the router's lock: it must not
+// call the router. put reports whether s was added.
+func (r *Router) PutRemoteUnless(s *Session, keep func(old *Session) bool) (displaced *Session, put bool) {
 	bare := s.jid.Bare().String()
 	s.router = r
 	r.mu.Lock()
@@ -175,16 +188,19 @@ func (r *Router) PutRemote(s *Session) (displaced *Session) {
 	list := r.users[bare]
 	for i, old := range list {
 		if old.jid == s.jid {
+			if keep != nil && keep(old) {
+				return nil, false
+			}
 			if old.node == "" {
 				displaced = old
 				r.count--
 			}
 			list[i] = s
-			return displaced
+			return displaced, true
 		}
 	}
 	r.users[bare] = append(list, s)
-	return nil
+	return nil, true
 }
 
 // Remote returns the entry for a session on another node, or nil.
@@ -219,13 +235,23 @@ func (r *Router) RemoveRemote(full jid.JID, node string) *Session {
 // them. With run set, only that run's entries go: a node restarted quickly
 // may already have published sessions of its new run.
 func (r *Router) RemoveNode(node, run string) []*Session {
+	return r.RemoveRemoteIf(node, func(s *Session) bool { return run == "" || s.run == run })
+}
+
+// RemoveRemoteIf drops the entries of a node for which drop reports true,
+// and returns them. drop runs under the router's lock: it must not call
+// the router.
+func (r *Router) RemoveRemoteIf(node string, drop func(*Session) bool) []*Session {
+	if node == "" {
+		return nil // local sessions leave through Unbind
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var gone []*Session
 	for bare, list := range r.users {
 		kept := list[:0:0]
 		for _, s := range list {
-			if s.node == node && (run == "" || s.run == run) {
+			if s.node == node && drop(s) {
 				gone = append(gone, s)
 			} else {
 				kept = append(kept, s)
@@ -236,6 +262,24 @@ func (r *Router) RemoveNode(node, run string) []*Session {
 		}
 	}
 	return gone
+}
+
+// OfNode returns the entries of the sessions on another node.
+func (r *Router) OfNode(node string) []*Session {
+	if node == "" {
+		return nil
+	}
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Session
+	for _, list := range r.users {
+		for _, s := range list {
+			if s.node == node {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // Local returns every local session.
@@ -278,7 +322,7 @@ func (r *Router) Unbind(s *Session) bool {
 	}
 	r.mu.Unlock()
 	if found {
-		r.notify(Unbound, s)
+		r.notify(Unbound, s, nil)
 	}
 	return found
 }
@@ -328,10 +372,13 @@ func (r *Router) All() []*Session {
 // Session is one bound resource, on this node or (node != "") on another
 // node of the cluster. Its presence fields are guarded by mu.
 type Session struct {
-	jid    jid.JID
-	conn   Conn
-	node   string // "" for a local session
-	run    string // the run of the node that published a remote entry
+	jid  jid.JID
+	conn Conn
+	node string // "" for a local session
+	run  string // the run of the node that published a remote entry
+	// bound is when the session was bound, by the clock of the node that
+	// holds it; it tells two bindings of one full JID apart.
+	bound  time.Time
 	router *Router
 
 	mu              sync.Mutex
@@ -349,6 +396,17 @@ func NewRemote(full jid.JID, node, run string, conn Conn, available bool, priori
 	return &Session{jid: full, conn: conn, node: node, run: run, available: available, priority: priority, presence: presence, rosterRequested: interested}
 }
 
+// WithBound sets when a remote entry's session was bound, by its node's
+// clock; call it before the entry is put in the router. It returns s.
+func (s *Session) WithBound(t time.Time) *Session {
+	s.bound = t
+	return s
+}
+
+// Bound is when the session was bound, by the clock of its node (zero for
+// a remote entry whose node did not say).
+func (s *Session) Bound() time.Time { return s.bound }
+
 // SetRemoteState replaces a remote entry's replicated presence state.
 func (s *Session) SetRemoteState(available bool, priority int, presence *stanza.Element, interested bool) {
 	s.mu.Lock()
@@ -365,6 +423,9 @@ func (s *Session) State() (available bool, priority int, presence *stanza.Elemen
 
 // Run is the run of the node that published a remote entry.
 func (s *Session) Run() string { return s.run }
+
+// Conn is where the session's stanzas go.
+func (s *Session) Conn() Conn { return s.conn }
 
 // Node is the cluster node the session lives on, "" for this one.
 func (s *Session) Node() string { return s.node }
@@ -431,7 +492,7 @@ func (s *Session) SetPresence(p *stanza.Element, available bool, priority int) (
 
 func (s *Session) changed() {
 	if s.router != nil {
-		s.router.notify(Updated, s)
+		s.router.notify(Updated, s, nil)
 	}
 }
 

@@ -2,6 +2,7 @@ package router
 
 import (
 	"testing"
+	"time"
 
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
@@ -87,4 +88,69 @@ func TestRemoteEntries(t *testing.T) {
 	if r.RemoveRemote(jid.MustParse("bob@example.com/x"), "n2") == nil || len(r.Sessions(bare)) != 1 {
 		t.Fatal("remote entry not removed")
 	}
+}
+
+// What the cluster directory needs to settle two bindings of one full JID
+// made without knowing of each other: the bind time of each, a conditional
+// replace, and the replaced session in the Bound change.
+func TestConflictingEntries(t *testing.T) {
+	r := New()
+	var changes []Change
+	r.Observe(func(c Change) { changes = append(changes, c) })
+	full := jid.MustParse("bob@example.com/r")
+	before := time.Now()
+	local, _, _ := r.Bind(full, &rec{}, 0)
+	if local.Bound().Before(before) || local.Bound().After(time.Now()) {
+		t.Errorf("Bound() = %v, want the bind time", local.Bound())
+	}
+
+	older := NewRemote(full, "n2", "r1", &rec{}, true, 0, nil, false).WithBound(local.Bound().Add(-time.Second))
+	keepLater := func(old *Session) bool { return old.Bound().After(older.Bound()) }
+	if d, put := r.PutRemoteUnless(older, keepLater); put || d != nil {
+		t.Fatalf("an older remote binding was put (displaced %v)", d)
+	}
+	if r.Session(full) != local || r.Count() != 1 {
+		t.Fatal("the local session did not stay")
+	}
+	newer := NewRemote(full, "n2", "r1", &rec{}, true, 0, nil, false).WithBound(local.Bound().Add(time.Second))
+	if d, put := r.PutRemoteUnless(newer, func(old *Session) bool { return old.Bound().After(newer.Bound()) }); !put || d != local {
+		t.Fatalf("a newer remote binding: put %v, displaced %v; want put, displacing the local one", put, d)
+	}
+	if r.Session(full) != newer || r.Count() != 0 {
+		t.Fatal("the newer remote binding is not the one routed to")
+	}
+
+	// A local bind replacing a remote entry tells the observer which.
+	again, replaced, _ := r.Bind(full, &rec{}, 0)
+	if replaced != newer {
+		t.Fatalf("Bind replaced %v, want the remote entry", replaced)
+	}
+	last := changes[len(changes)-1]
+	if last.Kind != Bound || last.Session != again || last.Replaced != newer {
+		t.Errorf("last change %+v, want Bound of the new session replacing the remote entry", last)
+	}
+
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/a"), "n2", "r1", &rec{}, true, 0, nil, false).WithBound(before))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/b"), "n2", "r1", &rec{}, true, 0, nil, false))
+	if got := sessionNames(r.OfNode("n2")); len(got) != 2 {
+		t.Fatalf("OfNode(n2) = %v, want /a and /b", got)
+	}
+	if got := r.OfNode(""); len(got) != 0 {
+		t.Fatalf("OfNode(\"\") = %v, want no local sessions", sessionNames(got))
+	}
+	gone := r.RemoveRemoteIf("n2", func(s *Session) bool { return s.Bound().IsZero() })
+	if len(gone) != 1 || gone[0].JID().Resource() != "b" {
+		t.Fatalf("RemoveRemoteIf removed %v, want only /b", sessionNames(gone))
+	}
+	if len(r.RemoveRemoteIf("", func(*Session) bool { return true })) != 0 || r.Session(full) != again {
+		t.Error("RemoveRemoteIf with no node removed local sessions")
+	}
+}
+
+func sessionNames(list []*Session) []string {
+	var out []string
+	for _, s := range list {
+		out = append(out, s.JID().String())
+	}
+	return out
 }

@@ -41,26 +41,39 @@ const (
 // all n. The nodes are node1..noden; they stop when the test ends.
 func startNodes(t *testing.T, n int) []*testserver.Server {
 	t.Helper()
-	dsn := testpg.Start(t)
 	ports := make([]int, n)
 	for i := range ports {
 		ports[i] = freePort(t)
 	}
-	nodes := make([]*testserver.Server, n)
-	for i := range nodes {
+	return startNodesWith(t, n, func(i int) (string, []string) {
 		var peers []string
 		for j, p := range ports {
 			if j != i {
 				peers = append(peers, fmt.Sprintf("nats://127.0.0.1:%d", p))
 			}
 		}
+		return fmt.Sprintf("127.0.0.1:%d", ports[i]), peers
+	})
+}
+
+// startNodesWith is startNodes with node i's (0-based) route listen
+// address and peers given by routes, and options applied last.
+func startNodesWith(t *testing.T, n int, routes func(i int) (listen string, peers []string), opts ...testserver.Option) []*testserver.Server {
+	t.Helper()
+	dsn := testpg.Start(t)
+	nodes := make([]*testserver.Server, n)
+	for i := range nodes {
+		listen, peers := routes(i)
 		nodes[i] = testserver.Start(t, testserver.PlainTCP, func(c *config.Config) {
 			c.Storage.Driver, c.Storage.PostgresDSN = config.DriverPostgres, dsn
 			c.Cluster.NodeName = fmt.Sprintf("node%d", i+1)
-			c.Cluster.Listen = fmt.Sprintf("127.0.0.1:%d", ports[i])
+			c.Cluster.Listen = listen
 			c.Cluster.Peers = peers
 			c.Cluster.Heartbeat = 200 * time.Millisecond
 			c.Cluster.DeadAfter = time.Second
+			for _, o := range opts {
+				o(c)
+			}
 		})
 	}
 	for i, s := range nodes {

@@ -49,6 +49,40 @@ func (s *SQL) TakeOffline(ctx context.Context, owner string) ([]OfflineMessage, 
 	return msgs, nil
 }
 
+// haveOfflineBatch is how many owners one HaveOffline query asks about
+// (a power of two: see padded).
+const haveOfflineBatch = 256
+
+// HaveOffline implements Store, one query per haveOfflineBatch owners.
+func (s *SQL) HaveOffline(ctx context.Context, owners []string) ([]string, error) {
+	var out []string
+	for len(owners) > 0 {
+		n := min(len(owners), haveOfflineBatch)
+		args := padded(owners[:n])
+		owners = owners[n:]
+		rows, err := s.r.QueryContext(ctx, s.d.q(`SELECT DISTINCT owner FROM offline_messages
+			WHERE owner IN (`+marks(len(args))+`)`), args...)
+		if err != nil {
+			return nil, s.fail("have offline", err)
+		}
+		for rows.Next() {
+			var o string
+			if err := rows.Scan(&o); err != nil {
+				rows.Close()
+				return nil, s.fail("have offline", err)
+			}
+			out = append(out, o)
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.fail("have offline", err)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
 // CountOffline implements Store.
 func (s *SQL) CountOffline(ctx context.Context, owner string) (int, error) {
 	var n int

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -150,5 +151,39 @@ func testOfflineConcurrent(t *testing.T, s Store) {
 	t.Logf("%d rows in %d batches, largest %d", rows, batches, after.MaxBatch)
 	if rows != senders*each || batches >= rows || after.MaxBatch < 2 {
 		t.Errorf("writer stats: %d rows in %d batches, largest %d: want batches of more than one row", rows, batches, after.MaxBatch)
+	}
+}
+
+// HaveOffline finds the owners with stored messages among any number of
+// owners, over several batches.
+func testHaveOffline(t *testing.T, s Store) {
+	var owners, want []string
+	for i := range haveOfflineBatch + 40 {
+		o := fmt.Sprintf("user%03d@capulet.example", i)
+		newAccount(t, s, o)
+		owners = append(owners, o)
+		if i%50 == 7 || i == haveOfflineBatch {
+			must(t, s.StoreOffline(ctx, o, []byte("<message/>"), 0))
+			must(t, s.StoreOffline(ctx, o, []byte("<message/>"), 0)) // two: reported once
+			want = append(want, o)
+		}
+	}
+	// Order, duplicates and owners without an account do not matter.
+	asked := append([]string{"nobody@capulet.example", owners[7]}, owners...)
+	slices.Reverse(asked)
+	got, err := s.HaveOffline(ctx, asked)
+	must(t, err)
+	if !slices.Equal(got, want) {
+		t.Errorf("HaveOffline = %v, want %v", got, want)
+	}
+	if got, err := s.HaveOffline(ctx, nil); err != nil || len(got) != 0 {
+		t.Errorf("HaveOffline(nil) = %v, %v", got, err)
+	}
+	_, err = s.TakeOffline(ctx, want[0])
+	must(t, err)
+	got, err = s.HaveOffline(ctx, want[:1])
+	must(t, err)
+	if len(got) != 0 {
+		t.Errorf("HaveOffline after TakeOffline = %v, want none", got)
 	}
 }

@@ -105,6 +105,9 @@ type Store interface {
 	// first.
 	TakeOffline(ctx context.Context, owner string) ([]OfflineMessage, error)
 	CountOffline(ctx context.Context, owner string) (int, error)
+	// HaveOffline returns, sorted, those of owners who have stored
+	// messages (any number of owners; the lookups are batched).
+	HaveOffline(ctx context.Context, owners []string) ([]string, error)
 
 	// vCard-temp (XEP-0054): the serialized <vCard/> element.
 	VCard(ctx context.Context, owner string) ([]byte, error) // ErrNotFound

@@ -22,6 +22,7 @@ var suite = []struct {
 	{"OfflineQuotaConcurrent", testOfflineQuotaConcurrent},
 	{"OfflineCancelled", testOfflineCancelled},
 	{"OfflineConcurrent", testOfflineConcurrent},
+	{"HaveOffline", testHaveOffline},
 	{"VCard", testVCard},
 	{"Private", testPrivate},
 	{"BlockList", testBlockList},

@@ -6,8 +6,15 @@
 // routing decisions (RFC 6121 §8.5) stay in package im and see local and
 // remote resources alike.
 //
-// It does not decide membership (package cluster does) and stores nothing:
-// when a node dies, its entries are dropped and local contacts are told.
+// When a node leaves or is declared dead, its entries are dropped and
+// local contacts are told. When a node joins, or comes back after it was
+// declared dead (a healed partition), the two ask each other for a
+// snapshot of their sessions, so that both directories converge without
+// an operator: see sync.go. Two bindings of one full JID made without
+// knowledge of each other (on two sides of a partition) are settled the
+// same way on every node, so exactly one survives: see conflict.go.
+//
+// It does not decide membership (package cluster does) and stores nothing.
 package directory
 
 import (
@@ -20,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/parley-im/parley/cluster"
@@ -41,15 +49,29 @@ const (
 	nodePrefix     = "parley.node."
 )
 
-// dirMsg is a change to one session, published by the node that holds it.
+// dirMsg is a change to one session, published by the node that holds it
+// on dirPrefix+its name, or a mark framing a snapshot (sync.go).
 type dirMsg struct {
-	Op         string `json:"op"`  // bind (also snapshot entries), update, unbind
-	Run        string `json:"run"` // the publishing node's run id
+	Op  string `json:"op"`  // bind (also snapshot entries), update, unbind; snap, snapped, tick
+	Run string `json:"run"` // the publishing node's run id
+	// Seq numbers every message of the run on its subject from 1, so that
+	// a receiver notices one it missed (zero from nodes before it).
+	Seq        uint64 `json:"q,omitempty"`
 	JID        string `json:"jid"`
 	Available  bool   `json:"a,omitempty"`
 	Priority   int    `json:"p,omitempty"`
 	Presence   string `json:"x,omitempty"` // the last broadcast presence
 	Interested bool   `json:"i,omitempty"` // requested the roster
+	// Bound is when the session was bound (Unix ns, the node's clock), on
+	// bind and unbind.
+	Bound int64 `json:"t,omitempty"`
+	// Replaces and ReplacesAt name, on bind, the binding of the same full
+	// JID on another node that this one knowingly replaced: its node and
+	// Bound. Without them two bindings are concurrent (conflict.go).
+	Replaces   string `json:"rn,omitempty"`
+	ReplacesAt int64  `json:"rt,omitempty"`
+	For        string `json:"for,omitempty"`  // snap: the node that asked
+	From       uint64 `json:"from,omitempty"` // snapped: the Seq of its snap
 }
 
 // nodeMsg is addressed to one node: deliver a stanza to a local session,
@@ -65,7 +87,9 @@ type nodeMsg struct {
 	// stanza already missed its target once (see Directory.missed).
 	Meta string
 	Text string // close: the stream error text
-	XML  string
+	// XML is the stanza; for close, the Bound of the session to close, so
+	// that a newer binding of the same full JID is not closed.
+	XML string
 }
 
 func (m nodeMsg) encode() []byte {
@@ -88,6 +112,10 @@ func decodeNode(b []byte) (nodeMsg, error) {
 }
 
 // Directory is one node's part of the cluster-wide session directory.
+//
+// Lock order: pubMu, then the router's lock (pubMu is held while checking
+// that a session is still bound); peersMu and mu are never held while
+// taking another lock.
 type Directory struct {
 	name   string
 	run    string
@@ -96,16 +124,37 @@ type Directory struct {
 	core   *im.Server
 	log    *slog.Logger
 
-	mu        sync.Mutex // guards subs, stopWatch
+	// pubMu orders this node's messages on its subject: a session's state
+	// is read, and its message numbered and published, under it, so a
+	// snapshot and the changes around it reach every node in one order.
+	pubMu   sync.Mutex
+	seq     uint64    // the last Seq published; guarded by pubMu
+	lastPub time.Time // when; guarded by pubMu
+
+	peersMu sync.Mutex       // guards peers, closed
+	peers   map[string]*peer // what is known of each other node's messages (sync.go)
+	closed  bool             // Stop was called: no more asks
+
+	// ctx ends with Stop; bg counts the background goroutines: the idle
+	// tick, and the announcing of sessions and handing over of offline
+	// messages after a snapshot or a join (sync.go).
+	ctx    context.Context
+	cancel context.CancelFunc
+	bg     sync.WaitGroup
+
+	mu        sync.Mutex // guards subs, stopWatch, stopped, and bg's Add
 	subs      []*nats.Subscription
 	stopWatch func()
+	stopped   bool
 }
 
-// Start joins the directory: it subscribes, asks the other nodes for
-// their sessions and starts publishing this node's. Call it before the
-// node accepts clients.
+// Start joins the directory: it subscribes, starts publishing this node's
+// sessions and asks every member for theirs (and every node that joins
+// later). Call it before the node accepts clients.
 func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logger) (*Directory, error) {
-	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log}
+	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log,
+		peers: make(map[string]*peer)}
+	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for subj, h := range map[string]nats.MsgHandler{
 		dirPrefix + "*":          d.onDir,
 		syncSubject:              d.onSync,
@@ -121,22 +170,22 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	}
 	r.Observe(d.localChange)
 	core.OnOfflineStored(d.offlineStored)
-	d.stopWatch = node.Watch(d.membership)
 	if err := d.nc.Flush(); err != nil {
 		d.Stop()
 		return nil, err
 	}
-	if err := d.nc.Publish(syncSubject, []byte(d.name)); err != nil {
-		d.Stop()
-		return nil, err
-	}
+	// The watcher is first told every current member (Joined), and asks
+	// each for its sessions.
+	d.stopWatch = node.Watch(d.membership)
+	every := tickBeats * node.Heartbeat()
+	d.background(func(ctx context.Context) { d.tick(ctx, every) })
 	return d, nil
 }
 
-// Stop unsubscribes. Remote entries stay until the process ends.
+// Stop unsubscribes and waits for the background goroutines. Remote
+// entries stay until the process ends.
 func (d *Directory) Stop() {
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	for _, s := range d.subs {
 		_ = s.Unsubscribe()
 	}
@@ -146,23 +195,41 @@ func (d *Directory) Stop() {
 		d.stopWatch = nil
 	}
 	d.router.Observe(nil)
+	d.stopped = true
+	d.mu.Unlock()
+	d.stopAsking()
+	d.cancel()
+	d.bg.Wait()
 }
 
-// localChange publishes a change to one of this node's sessions.
+// localChange publishes a change to one of this node's sessions. A bind
+// or update is published only while the session is still bound: the
+// router notifies after the fact and without order between goroutines,
+// and a late bind published after the unbind would leave a stale entry on
+// every other node.
 func (d *Directory) localChange(ch router.Change) {
-	m := dirMsg{JID: ch.Session.JID().String()}
+	s := ch.Session
+	m := dirMsg{JID: s.JID().String(), Bound: s.Bound().UnixNano()}
 	switch ch.Kind {
 	case router.Bound:
 		m.Op = "bind"
+		if r := ch.Replaced; r != nil && !r.IsLocal() && !r.Bound().IsZero() {
+			m.Replaces, m.ReplacesAt = r.Node(), r.Bound().UnixNano()
+		}
 	case router.Unbound:
 		m.Op = "unbind"
 	default:
 		m.Op = "update"
 	}
+	d.pubMu.Lock()
+	defer d.pubMu.Unlock()
 	if m.Op != "unbind" {
-		d.fillState(&m, ch.Session)
+		if d.router.Session(s.JID()) != s {
+			return
+		}
+		d.fillState(&m, s)
 	}
-	d.publish(dirPrefix+d.name, m)
+	d.publishLocked(m)
 }
 
 func (d *Directory) fillState(m *dirMsg, s *router.Session) {
@@ -173,17 +240,22 @@ func (d *Directory) fillState(m *dirMsg, s *router.Session) {
 	}
 }
 
-func (d *Directory) publish(subject string, m dirMsg) {
+// publishLocked numbers m and publishes it on this node's subject; the
+// caller holds pubMu.
+func (d *Directory) publishLocked(m dirMsg) {
+	d.seq++
+	d.lastPub = time.Now()
+	m.Seq = d.seq
 	m.Run = d.run
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // presence XML: keep <, > and & as they are
 	err := enc.Encode(m)
 	if err == nil {
-		err = d.nc.Publish(subject, buf.Bytes())
+		err = d.nc.Publish(dirPrefix+d.name, buf.Bytes())
 	}
 	if err != nil {
-		d.log.Error("directory: publish failed", "subject", subject, "err", err)
+		d.log.Error("directory: publish failed", "op", m.Op, "err", err)
 	}
 }
 
@@ -215,19 +287,8 @@ func (d *Directory) onOffline(msg *nats.Msg) {
 	d.core.DeliverPendingOffline(context.Background(), bare.Bare())
 }
 
-// onSync answers a node asking for everybody's sessions.
-func (d *Directory) onSync(msg *nats.Msg) {
-	if string(msg.Data) == d.name {
-		return
-	}
-	for _, s := range d.router.Local() {
-		m := dirMsg{Op: "bind", JID: s.JID().String()}
-		d.fillState(&m, s)
-		d.publish(dirPrefix+d.name, m)
-	}
-}
-
-// onDir applies another node's change to its session.
+// onDir applies another node's message: a change to one of its sessions,
+// or a snapshot mark.
 func (d *Directory) onDir(msg *nats.Msg) {
 	node := msg.Subject[len(dirPrefix):]
 	if node == d.name {
@@ -238,37 +299,74 @@ func (d *Directory) onDir(msg *nats.Msg) {
 		d.log.Warn("directory: unreadable change", "node", node, "err", err)
 		return
 	}
+	if d.sequence(node, m) {
+		d.log.Info("directory: missed a change of another node; asking it for its sessions", "node", node, "seq", m.Seq)
+		d.ask(node)
+	}
+	switch m.Op {
+	case "snap":
+		d.snapBegin(node, m)
+		return
+	case "snapped":
+		d.snapEnd(node, m)
+		return
+	case "tick":
+		return
+	}
 	full, err := jid.Parse(m.JID)
 	if err != nil || full.IsBare() {
 		return
 	}
 	if m.Op == "unbind" {
-		d.router.RemoveRemote(full, node)
+		// Only the binding that ended, should a later binding of the full
+		// JID on that node be known already.
+		if e := d.router.Remote(full, node); e != nil && (m.Bound == 0 || e.Bound().IsZero() || e.Bound().UnixNano() == m.Bound) {
+			d.router.RemoveRemote(full, node)
+		}
 		return
 	}
+	d.apply(node, full, m)
+}
+
+// apply records a bind or update of a session on node.
+func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 	var pres *stanza.Element
 	if m.Presence != "" {
+		var err error
 		if pres, err = stanza.ParseBytes([]byte(m.Presence)); err != nil {
 			d.log.Warn("directory: unreadable presence", "node", node, "jid", m.JID, "err", err)
 		}
 	}
+	var bound time.Time
+	if m.Bound != 0 {
+		bound = time.Unix(0, m.Bound)
+	}
 	existing := d.router.Remote(full, node)
-	if existing != nil && existing.Run() == m.Run {
+	if existing != nil && existing.Run() == m.Run && (m.Op != "bind" || existing.Bound().Equal(bound)) {
 		existing.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
+		if rc, ok := existing.Conn().(*remoteConn); ok && m.Op == "bind" {
+			rc.seen.Store(m.Seq)
+		}
 		return
 	}
-	// An entry of an earlier run of the node is replaced below.
-	if existing == nil && m.Op != "bind" {
-		// An update for a session we no longer have: it was unbound, and
-		// its last presence change (unavailable) went out after that.
+	if m.Op != "bind" {
+		// An update for a session we do not have: it was unbound (its last
+		// presence change went out before that), or lost a conflict here,
+		// or belongs to a run we no longer follow.
 		return
 	}
 	rc := &remoteConn{d: d, node: node, to: full}
-	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interested)
+	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interested).WithBound(bound)
 	rc.sess.Store(s)
-	if displaced := d.router.PutRemote(s); displaced != nil {
-		// The same full JID was bound here too: the newer binding, on the
-		// other node, wins (RFC 6120 §7.7.2.2, as on one node).
+	rc.seen.Store(m.Seq)
+	displaced, put := d.router.PutRemoteUnless(s, func(old *router.Session) bool { return d.keeps(old, node, bound, m) })
+	if !put {
+		d.log.Info("directory: a binding on another node lost a resource conflict", "node", node, "jid", m.JID)
+		return
+	}
+	if displaced != nil {
+		// The same full JID was bound here too, and the other node's
+		// binding wins (RFC 6120 §7.7.2.2, as on one node).
 		displaced.Close(stanza.NewStreamError(stanza.StreamConflict, "replaced by a new connection with the same resource"))
 	}
 }
@@ -305,6 +403,9 @@ func (d *Directory) onNode(msg *nats.Msg) {
 			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
 		}
 	case "close":
+		if b, err := strconv.ParseInt(m.XML, 10, 64); err == nil && b != s.Bound().UnixNano() {
+			return // a later binding of the full JID, not the one to close
+		}
 		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.Meta), Text: m.Text})
 	}
 }
@@ -332,12 +433,18 @@ func (d *Directory) missed(full jid.JID, m nodeMsg) {
 	d.core.Undeliverable(context.Background(), g, el)
 }
 
-// membership drops the sessions of a node that left or died and tells
-// local contacts they are gone.
+// membership asks a node that joined (or came back) for its sessions, and
+// drops the sessions of a node that left or died and tells local contacts
+// they are gone.
 func (d *Directory) membership(ev cluster.Event) {
-	if ev.Kind != cluster.Left && ev.Kind != cluster.Died || ev.Member.Name == d.name {
+	if ev.Member.Name == d.name {
 		return
 	}
+	if ev.Kind == cluster.Joined {
+		d.joined(ev)
+		return
+	}
+	d.forget(ev.Member.Name)
 	gone := d.router.RemoveNode(ev.Member.Name, ev.Member.ID)
 	if len(gone) > 0 {
 		d.log.Info("directory: dropped the sessions of a departed node", "node", ev.Member.Name, "sessions", len(gone), "event", ev.Kind.String())
@@ -353,6 +460,10 @@ type remoteConn struct {
 	node string
 	to   jid.JID
 	sess atomic.Pointer[router.Session] // the entry it belongs to
+	// seen is the Seq of the last bind (live or in a snapshot) that
+	// confirmed the entry; a snapshot drops the entries it did not
+	// confirm (sync.go).
+	seen atomic.Uint64
 }
 
 func (c *remoteConn) Deliver(el *stanza.Element) {
@@ -374,6 +485,9 @@ func (c *remoteConn) Close(err *stanza.StreamError) {
 	m := nodeMsg{Op: "close", To: c.to.String(), Meta: string(stanza.StreamUndefined)}
 	if err != nil {
 		m.Meta, m.Text = string(err.Condition), err.Text
+	}
+	if s := c.sess.Load(); s != nil && !s.Bound().IsZero() {
+		m.XML = strconv.FormatInt(s.Bound().UnixNano(), 10)
 	}
 	c.d.send(c.node, m)
 }

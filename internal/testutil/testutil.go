@@ -1,7 +1,10 @@
 // Package testutil holds small helpers for tests: polling for a condition
-// that becomes true eventually, instead of sleeping and hoping.
+// that becomes true eventually, instead of sleeping and hoping, free ports,
+// and a TCP proxy that cuts the routes between cluster nodes on demand
+// (Proxy, Mesh).
 //
-// It does not start servers or clients (see testserver and xmppclient).
+// It does not start Parley servers or XMPP clients (see testserver and
+// xmppclient).
 package testutil
 
 import (
