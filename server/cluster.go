@@ -47,7 +47,7 @@ func (s *Server) startCluster(ctx context.Context) error {
 	}
 	s.dir = dir
 	node.Watch(func(ev cluster.Event) {
-		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version)
+		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version, "returned", ev.Returned)
 	})
 	return nil
 }
