@@ -21,7 +21,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -74,48 +73,29 @@ type dirMsg struct {
 	From       uint64 `json:"from,omitempty"` // snapped: the Seq of its snap
 }
 
-// nodeMsg is addressed to one node: deliver a stanza to a local session,
-// to every available resource of a bare JID (fanout), or close a session.
-// It travels as its fields joined by NUL, which neither XML nor JIDs can
-// contain: stanzas are the bulk of cluster traffic and are not worth
-// escaping into JSON.
-type nodeMsg struct {
-	Op string // deliver, fanout, close
-	To string
-	// Meta is, for close, the stream error condition; for deliver, the
-	// target's priority when it was routed, followed by "+" when the
-	// stanza already missed its target once (see Directory.missed).
-	Meta string
-	Text string // close: the stream error text
-	// XML is the stanza; for close, the Bound of the session to close, so
-	// that a newer binding of the same full JID is not closed.
-	XML string
-}
-
-func (m nodeMsg) encode() []byte {
-	b := make([]byte, 0, len(m.Op)+len(m.To)+len(m.Meta)+len(m.Text)+len(m.XML)+4)
-	for i, f := range []string{m.Op, m.To, m.Meta, m.Text, m.XML} {
-		if i > 0 {
-			b = append(b, 0)
-		}
-		b = append(b, f...)
-	}
-	return b
-}
-
-func decodeNode(b []byte) (nodeMsg, error) {
-	f := strings.SplitN(string(b), "\x00", 5)
-	if len(f) != 5 {
-		return nodeMsg{}, errors.New("directory: malformed node message")
-	}
-	return nodeMsg{Op: f[0], To: f[1], Meta: f[2], Text: f[3], XML: f[4]}, nil
-}
+// Node messages (see outbox.go for their wire form) are addressed to one
+// node: deliver a stanza to a local session, to every available resource of
+// a bare JID (fanout), or close a session. Their fields:
+//
+//   - to: the full JID (deliver, close) or bare JID (fanout);
+//   - meta: for close, the stream error condition; for deliver, the
+//     target's priority when it was routed, followed by "+" when the
+//     stanza already missed its target once (see Directory.missed);
+//   - text: for close, the stream error text;
+//   - xml: the stanza, serialized for a client; for close, the Bound of
+//     the session to close, so that a newer binding of the same full JID
+//     is not closed.
+const (
+	opDeliver = "deliver"
+	opFanout  = "fanout"
+	opClose   = "close"
+)
 
 // Directory is one node's part of the cluster-wide session directory.
 //
 // Lock order: pubMu, then the router's lock (pubMu is held while checking
-// that a session is still bound); peersMu and mu are never held while
-// taking another lock.
+// that a session is still bound); peersMu, mu, outMu and an outbox's mu
+// are never held while taking another lock.
 type Directory struct {
 	name   string
 	run    string
@@ -146,6 +126,9 @@ type Directory struct {
 	subs      []*nats.Subscription
 	stopWatch func()
 	stopped   bool
+
+	outMu    sync.Mutex         // guards outboxes
+	outboxes map[string]*outbox // per node, created on first use
 }
 
 // Start joins the directory: it subscribes, starts publishing this node's
@@ -259,10 +242,19 @@ func (d *Directory) publishLocked(m dirMsg) {
 	}
 }
 
-func (d *Directory) send(node string, m nodeMsg) {
-	if err := d.nc.Publish(nodePrefix+node, m.encode()); err != nil {
-		d.log.Error("directory: publish failed", "node", node, "err", err)
+// outbox returns the outbox for a node, creating it on first use.
+func (d *Directory) outbox(node string) *outbox {
+	d.outMu.Lock()
+	defer d.outMu.Unlock()
+	o := d.outboxes[node]
+	if o == nil {
+		if d.outboxes == nil {
+			d.outboxes = make(map[string]*outbox)
+		}
+		o = newOutbox(d, node)
+		d.outboxes[node] = o
 	}
+	return o
 }
 
 // offlineStored tells the other nodes that a message was stored offline
@@ -355,7 +347,7 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 		// or belongs to a run we no longer follow.
 		return
 	}
-	rc := &remoteConn{d: d, node: node, to: full}
+	rc := &remoteConn{d: d, node: node, to: full, toStr: full.String(), out: d.outbox(node)}
 	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interested).WithBound(bound)
 	rc.sess.Store(s)
 	rc.seen.Store(m.Seq)
@@ -371,42 +363,44 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 	}
 }
 
-// onNode handles a stanza or a close for one of this node's sessions.
+// onNode handles a batch of stanzas and closes for this node's sessions.
 func (d *Directory) onNode(msg *nats.Msg) {
-	m, err := decodeNode(msg.Data)
-	if err != nil {
+	if err := records(msg.Data, d.handle); err != nil {
 		d.log.Warn("directory: unreadable node message", "err", err)
-		return
 	}
-	full, err := jid.Parse(m.To)
+}
+
+// handle handles one node message.
+func (d *Directory) handle(m record) {
+	full, err := jid.Parse(m.to)
 	if err != nil {
 		return
 	}
-	if m.Op == "fanout" {
-		if err := d.router.DeliverLocalAvailableRaw(full.Bare(), []byte(m.XML)); err != nil {
-			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
+	if m.op == opFanout {
+		if err := d.router.DeliverLocalAvailableRaw(full.Bare(), m.xml); err != nil {
+			d.log.Warn("directory: unreadable forwarded stanza", "to", m.to, "err", err)
 		}
 		return
 	}
 	s := d.router.Session(full)
 	if s == nil || !s.IsLocal() {
-		if m.Op == "deliver" {
+		if m.op == opDeliver {
 			d.missed(full, m)
 		}
 		return
 	}
-	switch m.Op {
-	case "deliver":
+	switch m.op {
+	case opDeliver:
 		// The bytes were serialized for a client by the sending node: the
 		// connection writes them as they are.
-		if err := s.DeliverRaw([]byte(m.XML)); err != nil {
-			d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
+		if err := s.DeliverRaw(m.xml); err != nil {
+			d.log.Warn("directory: unreadable forwarded stanza", "to", m.to, "err", err)
 		}
-	case "close":
-		if b, err := strconv.ParseInt(m.XML, 10, 64); err == nil && b != s.Bound().UnixNano() {
+	case opClose:
+		if b, err := strconv.ParseInt(string(m.xml), 10, 64); err == nil && b != s.Bound().UnixNano() {
 			return // a later binding of the full JID, not the one to close
 		}
-		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.Meta), Text: m.Text})
+		s.Close(&stanza.StreamError{Condition: stanza.StreamCondition(m.meta), Text: m.text})
 	}
 }
 
@@ -414,22 +408,22 @@ func (d *Directory) onNode(msg *nats.Msg) {
 // left this node (its stream closed, or it moved): the core routes it as
 // for a resource that is gone. It may go on to one other node, once: a
 // stanza that misses twice stays on this node or goes to offline storage.
-func (d *Directory) missed(full jid.JID, m nodeMsg) {
-	el, err := stanza.ParseBytes([]byte(m.XML))
+func (d *Directory) missed(full jid.JID, m record) {
+	el, err := stanza.ParseBytes(m.xml)
 	if err != nil {
-		d.log.Warn("directory: unreadable forwarded stanza", "to", m.To, "err", err)
+		d.log.Warn("directory: unreadable forwarded stanza", "to", m.to, "err", err)
 		return
 	}
-	meta, again := strings.CutSuffix(m.Meta, "+")
+	meta, again := strings.CutSuffix(m.meta, "+")
 	prio, _ := strconv.Atoi(meta)
 	g := im.Gone{JID: full, Priority: prio, Rerouted: again}
 	if !again {
 		g.Forward = func(ss *router.Session, st *stanza.Element) {
 			_, p := ss.Available()
-			d.send(ss.Node(), nodeMsg{Op: "deliver", To: ss.JID().String(), Meta: strconv.Itoa(p) + "+", XML: string(st.AppendXML(nil, stanza.NSClient))})
+			d.outbox(ss.Node()).add(opDeliver, ss.JID().String(), strconv.Itoa(p)+"+", "", nil, st)
 		}
 	}
-	d.log.Debug("directory: rerouting a stanza for a session no longer here", "to", m.To, "again", again)
+	d.log.Debug("directory: rerouting a stanza for a session no longer here", "to", m.to, "again", again)
 	d.core.Undeliverable(context.Background(), g, el)
 }
 
@@ -456,10 +450,12 @@ func (d *Directory) membership(ev cluster.Event) {
 
 // remoteConn is the Conn of a session on another node.
 type remoteConn struct {
-	d    *Directory
-	node string
-	to   jid.JID
-	sess atomic.Pointer[router.Session] // the entry it belongs to
+	d     *Directory
+	node  string
+	to    jid.JID
+	toStr string                         // to.String(), once
+	out   *outbox                        // the node's
+	sess  atomic.Pointer[router.Session] // the entry it belongs to
 	// seen is the Seq of the last bind (live or in a snapshot) that
 	// confirmed the entry; a snapshot drops the entries it did not
 	// confirm (sync.go).
@@ -467,27 +463,28 @@ type remoteConn struct {
 }
 
 func (c *remoteConn) Deliver(el *stanza.Element) {
-	m := nodeMsg{Op: "deliver", To: c.to.String(), XML: string(el.AppendXML(nil, stanza.NSClient))}
+	meta := ""
 	if s := c.sess.Load(); s != nil {
 		_, p := s.Available()
-		m.Meta = strconv.Itoa(p)
+		meta = strconv.Itoa(p)
 	}
-	c.d.send(c.node, m)
+	c.out.add(opDeliver, c.toStr, meta, "", nil, el)
 }
 
 // DeliverAvailable sends one message for all of bare's available resources
 // on the node (router.Fanout).
 func (c *remoteConn) DeliverAvailable(bare jid.JID, el *stanza.Element) {
-	c.d.send(c.node, nodeMsg{Op: "fanout", To: bare.String(), XML: string(el.AppendXML(nil, stanza.NSClient))})
+	c.out.add(opFanout, bare.String(), "", "", nil, el)
 }
 
 func (c *remoteConn) Close(err *stanza.StreamError) {
-	m := nodeMsg{Op: "close", To: c.to.String(), Meta: string(stanza.StreamUndefined)}
+	cond, text := string(stanza.StreamUndefined), ""
 	if err != nil {
-		m.Meta, m.Text = string(err.Condition), err.Text
+		cond, text = string(err.Condition), err.Text
 	}
+	var bound []byte
 	if s := c.sess.Load(); s != nil && !s.Bound().IsZero() {
-		m.XML = strconv.FormatInt(s.Bound().UnixNano(), 10)
+		bound = strconv.AppendInt(nil, s.Bound().UnixNano(), 10)
 	}
-	c.d.send(c.node, m)
+	c.out.add(opClose, c.toStr, cond, text, bound, nil)
 }
