@@ -46,6 +46,12 @@ type Config struct {
 	// nodes reach this one through routes, never through this port.
 	ClientListen string
 
+	// Secret, when set, is required of every node that routes to this
+	// one (NATS cluster authorization): nodes without it cannot join.
+	// Every node of a cluster has the same secret. Route traffic is still
+	// not encrypted.
+	Secret string
+
 	// Peers are route URLs of other nodes' embedded servers, such as
 	// "nats://10.0.0.2:6222". One reachable peer is enough: the NATS
 	// servers gossip the rest of the cluster to each other.

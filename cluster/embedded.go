@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/url"
 	"strings"
 	"sync"
@@ -40,6 +41,9 @@ func startEmbedded(ctx context.Context, cfg Config, instance string) (*server.Se
 	srv, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: embedded nats: %w", err)
+	}
+	if openRoutes(cfg) {
+		cfg.Log.Warn("cluster: the route listener is open to other machines without authentication: any host that reaches it can join the cluster and read its traffic; set cluster.secret on every node, and keep the port on a private network", "listen", cfg.Listen)
 	}
 	lg := &natsLogger{log: cfg.Log.With("component", "nats")}
 	srv.SetLoggerV2(lg, false, false, false)
@@ -112,14 +116,43 @@ func serverOptions(cfg Config, instance string) (*server.Options, error) {
 		// a second for about an hour, as explicit Peers are for ever.
 		ConnectRetries: implicitRouteRetries,
 	}
+	if cfg.Secret != "" {
+		// Routes learnt by gossip get these credentials from nats-server;
+		// the configured peers get them here.
+		opts.Cluster.Username, opts.Cluster.Password = routeUser, cfg.Secret
+	}
 	for _, p := range cfg.Peers {
 		u, err := url.Parse(p)
 		if err != nil {
 			return nil, err
 		}
+		if cfg.Secret != "" && u.User == nil {
+			u.User = url.UserPassword(routeUser, cfg.Secret)
+		}
 		opts.Routes = append(opts.Routes, u)
 	}
 	return opts, nil
+}
+
+// routeUser is the user name nodes present to each other's routes, with
+// Config.Secret as the password.
+const routeUser = "parley"
+
+// openRoutes reports whether the route listener takes connections from
+// other machines without authentication.
+func openRoutes(cfg Config) bool {
+	if cfg.Listen == "" || cfg.Secret != "" {
+		return false
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
 }
 
 func randomIfZero(port int) int {

@@ -35,6 +35,7 @@ type Cluster struct {
 	NodeName  string        `yaml:"node_name" env:"NODE_NAME"`   // unique per node; "" = not clustered
 	Listen    string        `yaml:"listen" env:"LISTEN"`         // embedded NATS route listener, host:port
 	Peers     []string      `yaml:"peers" env:"PEERS"`           // other nodes' route URLs, nats://host:port
+	Secret    string        `yaml:"secret" env:"SECRET"`         // shared by every node; required to join the routes
 	NATSURL   string        `yaml:"nats_url" env:"NATS_URL"`     // an external NATS cluster instead of the embedded one
 	Heartbeat time.Duration `yaml:"heartbeat" env:"HEARTBEAT"`   // how often a node announces itself
 	DeadAfter time.Duration `yaml:"dead_after" env:"DEAD_AFTER"` // silence after which a node is dead

@@ -179,6 +179,12 @@ func (v *validator) cluster(c Cluster, driver string) {
 			v.add(fmt.Sprintf("cluster.peers[%d]", i), "must be a route URL like nats://10.0.0.2:6222; got %q", p)
 		}
 	}
+	if c.Secret != "" && len(c.Secret) < 16 {
+		v.add("cluster.secret", "must be at least 16 characters (every node has the same one; e.g. the output of: openssl rand -hex 24)")
+	}
+	if c.Secret != "" && c.NATSURL != "" {
+		v.add("cluster.secret", "not used with cluster.nats_url: authenticate to an external NATS cluster in the URL or its own configuration")
+	}
 	if c.NATSURL != "" && len(c.Peers) > 0 {
 		v.add("cluster.peers", "not used with cluster.nats_url: an external NATS cluster routes by itself")
 	}

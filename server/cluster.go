@@ -26,6 +26,7 @@ func (s *Server) startCluster(ctx context.Context) error {
 		NodeName:  c.NodeName,
 		Listen:    listen,
 		Peers:     c.Peers,
+		Secret:    c.Secret,
 		NATSURL:   c.NATSURL,
 		Heartbeat: c.Heartbeat,
 		DeadAfter: c.DeadAfter,
