@@ -35,6 +35,7 @@ func (s *Server) isBlocked(ctx context.Context, owner jid.JID, who jid.JID) bool
 func (s *Server) blockList(ctx context.Context, owner string) map[string]struct{} {
 	s.blockMu.Lock()
 	list, ok := s.blocks[owner]
+	epoch := s.blockEpoch
 	s.blockMu.Unlock()
 	if ok {
 		return list
@@ -49,15 +50,34 @@ func (s *Server) blockList(ctx context.Context, owner string) map[string]struct{
 		list[j] = struct{}{}
 	}
 	s.blockMu.Lock()
-	s.blocks[owner] = list
+	if s.blockEpoch == epoch {
+		// Not if a list changed while this one was read: it may be the
+		// old one. The next look-up reads again.
+		s.blocks[owner] = list
+	}
 	s.blockMu.Unlock()
 	return list
 }
 
-// BlocksChanged drops the cached block list of owner; the blocking module
+// BlocksChanged drops the cached block list of owner, here and (through
+// OnBlocksChanged) on the other nodes of a cluster; the blocking module
 // calls it after every change.
 func (s *Server) BlocksChanged(owner string) {
+	s.ForgetBlocks(owner)
+	if s.blocksHook != nil {
+		s.blocksHook(owner)
+	}
+}
+
+// ForgetBlocks drops this node's cached block list of owner (another node
+// changed it).
+func (s *Server) ForgetBlocks(owner string) {
 	s.blockMu.Lock()
 	delete(s.blocks, owner)
+	s.blockEpoch++
 	s.blockMu.Unlock()
 }
+
+// OnBlocksChanged registers fn, told the owner whenever a block list
+// changes on this node. Call before serving.
+func (s *Server) OnBlocksChanged(fn func(owner string)) { s.blocksHook = fn }

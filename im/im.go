@@ -89,8 +89,10 @@ type Server struct {
 	// OnOfflineStored); set before serving.
 	storedHook func(bare jid.JID)
 
-	blockMu sync.Mutex                     // guards blocks
-	blocks  map[string]map[string]struct{} // owner bare JID -> blocked JIDs; cache of storage
+	blockMu    sync.Mutex                     // guards blocks, blockEpoch
+	blocks     map[string]map[string]struct{} // owner bare JID -> blocked JIDs; cache of storage
+	blockEpoch uint64                         // counts invalidations (see blockList)
+	blocksHook func(owner string)             // see OnBlocksChanged
 }
 
 // New creates the core.

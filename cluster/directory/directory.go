@@ -45,7 +45,10 @@ const (
 	// message offline: a node where that user has an available session
 	// delivers it (im.Server.OnOfflineStored).
 	offlineSubject = "parley.offline"
-	nodePrefix     = "parley.node."
+	// blocksSubject carries "node NUL owner" after a block list changed:
+	// the other nodes drop their cached copy (im.Server.OnBlocksChanged).
+	blocksSubject = "parley.blocks"
+	nodePrefix    = "parley.node."
 )
 
 // dirMsg is a change to one session, published by the node that holds it
@@ -143,6 +146,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 		syncSubject:              d.onSync,
 		nodePrefix + node.Name(): d.onNode,
 		offlineSubject:           d.onOffline,
+		blocksSubject:            d.onBlocks,
 	} {
 		sub, err := d.nc.Subscribe(subj, h)
 		if err != nil {
@@ -153,6 +157,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	}
 	r.Observe(d.localChange)
 	core.OnOfflineStored(d.offlineStored)
+	core.OnBlocksChanged(d.blocksChanged)
 	if err := d.nc.Flush(); err != nil {
 		d.Stop()
 		return nil, err
@@ -262,6 +267,21 @@ func (d *Directory) outbox(node string) *outbox {
 func (d *Directory) offlineStored(bare jid.JID) {
 	if err := d.nc.Publish(offlineSubject, []byte(d.name+"\x00"+bare.String())); err != nil {
 		d.log.Error("directory: publish failed", "subject", offlineSubject, "err", err)
+	}
+}
+
+// blocksChanged tells the other nodes that owner's block list changed.
+func (d *Directory) blocksChanged(owner string) {
+	if err := d.nc.Publish(blocksSubject, []byte(d.name+"\x00"+owner)); err != nil {
+		d.log.Error("directory: publish failed", "subject", blocksSubject, "err", err)
+	}
+}
+
+// onBlocks drops the cached block list another node changed.
+func (d *Directory) onBlocks(msg *nats.Msg) {
+	node, owner, ok := strings.Cut(string(msg.Data), "\x00")
+	if ok && node != d.name {
+		d.core.ForgetBlocks(owner)
 	}
 }
 

@@ -1,0 +1,52 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/parley-im/parley/stanza"
+)
+
+// A block list changed on one node takes effect on the others, even where
+// the old list was cached: a message from the blocked contact, sent on
+// another node, is refused (XEP-0191 §3.3: service-unavailable) and never
+// reaches the blocker.
+func TestBlockingAcrossNodes(t *testing.T) {
+	e := newCrossEnv(t, 2)
+	users := e.accounts("alice", "bob")
+	alice := e.online(0, users[0], "pc", 0)
+	bob := e.online(1, users[1], "pc", 0)
+
+	// bob's node reads alice's (empty) block list and caches it.
+	bob.send("<message to='%s' type='chat' id='before'><body>before</body></message>", alice.bare())
+	alice.expect("a message before the block", messageID("before"))
+
+	if r := alice.request("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='%s'/></block></iq>", bob.bare()); r.Type() != "result" {
+		t.Fatalf("block: %s", r)
+	}
+	// The invalidation reaches bob's node a moment later: until it
+	// refuses, each attempt may still be delivered (and is drained here).
+	refused := false
+	for i := 0; i < 100 && !refused; i++ {
+		id := fmt.Sprintf("after%d", i)
+		bob.send("<message to='%s' type='chat' id='%s'><body>after</body></message>", alice.bare(), id)
+		// Either bob's node refuses it, or (still the old list) alice
+		// gets it.
+		ctx, cancel := context.WithTimeout(context.Background(), crossQuiet)
+		_, err := bob.c.Expect(ctx, func(el *stanza.Element) bool { return el.ID() == id && el.Type() == "error" })
+		cancel()
+		refused = err == nil
+		if !refused {
+			alice.expect("a message sent before the invalidation arrived", messageID(id))
+		}
+	}
+	alice.sync()
+	bob.send("<message to='%s' type='chat' id='last'><body>last</body></message>", alice.bare())
+	if got := bob.expect("the refusal", func(el *stanza.Element) bool { return el.ID() == "last" }); got.Type() != "error" || got.Child("error", "") == nil {
+		t.Fatalf("bob got %s, want an error", got)
+	}
+	if msg := alice.none("the last message from blocked bob", messageID("last")); msg != "" {
+		t.Fatal(msg)
+	}
+}
