@@ -18,6 +18,7 @@
 # Options (environment): USERS (2000) SENDERS (200) DURATION (10s) RATE
 # (2000) CONCURRENCY (50) MECHANISM (SCRAM-SHA-1) DOMAIN (bench.local)
 # PREFIX (bench; the runs use PREFIX-l and PREFIX-x accounts) PASSWORD
+# PPROF (set: each node serves Go's profiler, its address logged)
 # SETTLE (2s) RUNS ("local cross") QUIET_LOAD (1.0) QUIET_CPU (15)
 # QUIET_WAIT (180 s per run) BENCH_TIMEOUT (s per run) PG_BINDIR (newest
 # /usr/lib/postgresql/*/bin) PARLEY_BIN (a built parley; default: build
@@ -31,7 +32,7 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
 
 OPTION_VARS="USERS SENDERS DURATION RATE CONCURRENCY MECHANISM DOMAIN PREFIX PASSWORD SETTLE RUNS
-QUIET_LOAD QUIET_CPU QUIET_WAIT BENCH_TIMEOUT PG_BINDIR PARLEY_BIN OUT"
+QUIET_LOAD QUIET_CPU QUIET_WAIT BENCH_TIMEOUT PG_BINDIR PARLEY_BIN OUT PPROF"
 cmdline=""
 for v in $OPTION_VARS; do
 	[ -z "${!v+x}" ] || cmdline+="$v=$(printf '%q' "${!v}") "
@@ -259,12 +260,13 @@ DSN="postgres://postgres@127.0.0.1:$PG_PORT/parley?sslmode=disable"
 PG_VERSION=$("$PG_BINDIR/postgres" --version)
 
 # ---- two nodes -----------------------------------------------------------------
-declare -A C2S HTTP ROUTE TLS
+declare -A C2S HTTP ROUTE TLS PPROF_PORT
 for n in n1 n2; do
 	free_port p && C2S[$n]=$p
 	free_port p && HTTP[$n]=$p
 	free_port p && ROUTE[$n]=$p
 	free_port p && TLS[$n]=$p
+	if [ -n "${PPROF:-}" ]; then free_port p && PPROF_PORT[$n]=$p; fi
 done
 start_node() { # NAME PEER
 	local n=$1 peer=$2 d=$tmp/$1 penv
@@ -289,6 +291,10 @@ PARLEY_LIMITS_LOGIN_RATE_PER_IP=0
 PARLEY_LIMITS_PING_INTERVAL=0
 PARLEY_LOG_LEVEL=warn
 EOF
+	if [ -n "${PPROF:-}" ]; then
+		echo "PARLEY_DEBUG_PPROF_ADDRESS=127.0.0.1:${PPROF_PORT[$n]}" >>"$d/parley.env"
+		log "$n profiler: http://127.0.0.1:${PPROF_PORT[$n]}/debug/pprof/"
+	fi
 	mapfile -t penv <"$d/parley.env"
 	(cd "$d" && exec env "${penv[@]}" "$bin" serve) >"$d/parley.log" 2>&1 &
 	eval "${n^^}_PID=$!"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/cluster/directory"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // startCluster joins the cluster when the configuration names this node.
@@ -47,6 +48,7 @@ func (s *Server) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: session directory: %w", err)
 	}
 	s.dir = dir
+	s.registerClusterMetrics()
 	node.Watch(func(ev cluster.Event) {
 		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version, "returned", ev.Returned)
 	})
@@ -103,4 +105,21 @@ func (s *Server) Status() ClusterStatus {
 func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(s.Status())
+}
+
+// registerClusterMetrics exposes the traffic between nodes.
+func (s *Server) registerClusterMetrics() {
+	for _, c := range []struct {
+		name, help, dir string
+		get             func(directory.Stats) uint64
+	}{
+		{"parley_cluster_forwarded_total", "Stanzas (and session closes) forwarded between nodes.", "out", func(st directory.Stats) uint64 { return st.Sent }},
+		{"parley_cluster_forwarded_total", "Stanzas (and session closes) forwarded between nodes.", "in", func(st directory.Stats) uint64 { return st.Received }},
+		{"parley_cluster_batches_total", "NATS messages carrying forwarded stanzas (several per message when busy).", "out", func(st directory.Stats) uint64 { return st.SentBatches }},
+		{"parley_cluster_batches_total", "NATS messages carrying forwarded stanzas (several per message when busy).", "in", func(st directory.Stats) uint64 { return st.ReceivedBatches }},
+	} {
+		s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: c.name, Help: c.help, ConstLabels: prometheus.Labels{"direction": c.dir},
+		}, func() float64 { return float64(c.get(s.dir.Stats())) }))
+	}
 }

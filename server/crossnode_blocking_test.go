@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/parley-im/parley/stanza"
@@ -48,5 +49,27 @@ func TestBlockingAcrossNodes(t *testing.T) {
 	}
 	if msg := alice.none("the last message from blocked bob", messageID("last")); msg != "" {
 		t.Fatal(msg)
+	}
+}
+
+// Forwarded stanzas and the NATS messages carrying them are counted in
+// /metrics on both nodes.
+func TestClusterTrafficMetrics(t *testing.T) {
+	e := newCrossEnv(t, 2)
+	users := e.accounts("alice", "bob")
+	alice := e.online(0, users[0], "pc", 0)
+	bob := e.online(1, users[1], "pc", 0)
+	alice.send("<message to='%s' type='chat' id='m1'><body>hi</body></message>", bob.jid())
+	bob.expect("the message", messageID("m1"))
+	for node, want := range map[int][]string{
+		0: {`parley_cluster_forwarded_total{direction="out"}`, `parley_cluster_batches_total{direction="out"}`},
+		1: {`parley_cluster_forwarded_total{direction="in"}`, `parley_cluster_batches_total{direction="in"}`},
+	} {
+		m := get(t, "http://"+e.nodes[node].HTTP()+"/metrics")
+		for _, name := range want {
+			if !strings.Contains(m, name+" ") || strings.Contains(m, name+" 0\n") {
+				t.Errorf("node%d: %s missing or zero in /metrics", node+1, name)
+			}
+		}
 	}
 }

@@ -132,6 +132,7 @@ type Directory struct {
 
 	outMu    sync.Mutex         // guards outboxes
 	outboxes map[string]*outbox // per node, created on first use
+	stats    stats
 }
 
 // Start joins the directory: it subscribes, starts publishing this node's
@@ -385,6 +386,7 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 
 // onNode handles a batch of stanzas and closes for this node's sessions.
 func (d *Directory) onNode(msg *nats.Msg) {
+	d.stats.receivedBatches.Add(1)
 	if err := records(msg.Data, d.handle); err != nil {
 		d.log.Warn("directory: unreadable node message", "err", err)
 	}
@@ -392,6 +394,7 @@ func (d *Directory) onNode(msg *nats.Msg) {
 
 // handle handles one node message.
 func (d *Directory) handle(m record) {
+	d.stats.received.Add(1)
 	full, err := jid.Parse(m.to)
 	if err != nil {
 		return

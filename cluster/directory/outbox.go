@@ -6,6 +6,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/parley-im/parley/stanza"
 )
@@ -46,6 +47,7 @@ func newOutbox(d *Directory, node string) *outbox {
 
 // add queues one record: the fields, then the XML of el (if not nil).
 func (o *outbox) add(op, to, meta, text string, xml []byte, el *stanza.Element) {
+	o.d.stats.sent.Add(1)
 	o.mu.Lock()
 	o.buf = appendRecord(o.buf, op, to, meta, text, xml, el)
 	if !o.flushing {
@@ -103,6 +105,7 @@ func (o *outbox) publish(b []byte) {
 	for len(b) > 0 {
 		n := cutBatch(b)
 		// Publish copies the payload into the connection's buffer.
+		o.d.stats.sentBatches.Add(1)
 		if err := o.d.nc.Publish(o.subject, b[:n]); err != nil {
 			o.d.log.Error("directory: publish failed", "subject", o.subject, "err", err)
 		}
@@ -180,4 +183,22 @@ func decodeRecord(b []byte) (record, error) {
 		r.text = string(f[3])
 	}
 	return r, nil
+}
+
+// Stats counts node messages (stanzas and closes forwarded between nodes)
+// and the NATS messages (batches) that carried them, both ways.
+type Stats struct {
+	Sent, SentBatches, Received, ReceivedBatches uint64
+}
+
+type stats struct {
+	sent, sentBatches, received, receivedBatches atomic.Uint64
+}
+
+// Stats returns the node-message counters so far.
+func (d *Directory) Stats() Stats {
+	return Stats{
+		Sent: d.stats.sent.Load(), SentBatches: d.stats.sentBatches.Load(),
+		Received: d.stats.received.Load(), ReceivedBatches: d.stats.receivedBatches.Load(),
+	}
 }
