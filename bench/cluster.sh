@@ -405,7 +405,7 @@ for r in $RUNS; do
 done
 
 # ---- table -------------------------------------------------------------------------
-meta() { sed -n "s/^$2=//p" "$OUT/$1.meta" 2>/dev/null | head -1; }
+meta() { [ -f "$OUT/$1.meta" ] && sed -n "s/^$2=//p" "$OUT/$1.meta" | head -1 || true; }
 jqr() { jq -r "$2" "$OUT/$1.json" 2>/dev/null || echo '?'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.2f×", a / b; else printf "–" }'; }
 num() { awk -v v="$1" -v f="$2" 'BEGIN { if (v == "?" || v == "" || v == "null") print "?"; else printf f, v }'; }
