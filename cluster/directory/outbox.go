@@ -80,10 +80,21 @@ func appendRecord(b []byte, op, to, meta, text string, xml []byte, el *stanza.El
 // flush publishes until nothing is queued.
 func (o *outbox) flush() {
 	// Let the goroutines that are routing right now queue their stanzas
-	// first: when the node is busy this makes batches several times
-	// larger; when it is idle nobody else is runnable and this returns at
-	// once.
-	runtime.Gosched()
+	// first, for as long as they do (a few rounds at most): when the node
+	// is busy this makes batches several times larger; when it is idle
+	// nobody else is runnable and the first round ends it.
+	for range 4 {
+		o.mu.Lock()
+		n := len(o.buf)
+		o.mu.Unlock()
+		runtime.Gosched()
+		o.mu.Lock()
+		grew := len(o.buf) > n
+		o.mu.Unlock()
+		if !grew {
+			break
+		}
+	}
 	o.mu.Lock()
 	for len(o.buf) > 0 {
 		b := o.buf
