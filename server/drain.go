@@ -33,7 +33,11 @@ func (s *Server) Drain(ctx context.Context, progress func(open int)) error {
 	if s.node != nil {
 		s.node.Announce()
 	}
-	s.log.Info("draining: moving clients to other nodes", "clients", s.c2s.Count(), "rate_per_second", s.cfg.Cluster.DrainRate)
+	if s.node != nil {
+		s.log.Info("draining: moving clients to other nodes", "clients", s.c2s.Count(), "rate_per_second", s.cfg.Cluster.DrainRate)
+	} else {
+		s.log.Info("draining: closing every client stream (no other node to send clients to)", "clients", s.c2s.Count(), "rate_per_second", s.cfg.Cluster.DrainRate)
+	}
 	var r *redirector
 	if s.node != nil {
 		r = &redirector{node: s.node, sent: make(map[string]int)}

@@ -41,7 +41,7 @@ func cmdDrain(args []string) int {
 		fmt.Fprintln(os.Stderr, "parley:", err)
 		return 1
 	}
-	fmt.Println("draining: the node accepts no new clients and is moving its clients to other nodes")
+	fmt.Println("draining: the node accepts no new clients and is moving its clients away (to the other nodes of its cluster)")
 	sc := bufio.NewScanner(c)
 	last := -1
 	for sc.Scan() {
