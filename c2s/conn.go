@@ -37,18 +37,22 @@ type conn struct {
 	sasl     sasl.Conversation
 	saslMech string
 
-	out output
+	out *output
 
 	// bound is sess for other goroutines (Close, Deliver); left says the
 	// session has left the router (see leave).
 	bound atomic.Pointer[router.Session]
 	relMu sync.Mutex
 	left  bool
+
+	// resumedAway: another connection resumed this one's session (sm.go);
+	// this one only closes its socket.
+	resumedAway atomic.Bool
 }
 
 func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
 	c := &conn{srv: s, nc: nc, directTLS: directTLS}
-	c.out.conn = c
+	c.out = &output{conn: c}
 	return c
 }
 
@@ -97,6 +101,9 @@ func (c *conn) run(done func()) {
 
 // end closes the stream after the read loop stopped with err.
 func (c *conn) end(err error) {
+	if c.resumedAway.Load() {
+		return // the session lives on in another connection
+	}
 	var se *stanza.StreamError
 	switch {
 	case errors.As(err, &se):
@@ -109,7 +116,11 @@ func (c *conn) end(err error) {
 	case errors.Is(err, stanza.ErrStreamClosed):
 		c.Close(nil)
 	default:
-		// The peer went away or timed out: nobody to tell.
+		// The peer went away or timed out: nobody to tell. A session with
+		// resumption enabled waits for the client to come back.
+		if c.resumedAway.Load() || c.detach() {
+			return
+		}
 		c.out.abort()
 	}
 }
@@ -128,8 +139,14 @@ func (c *conn) headerFrom() string {
 
 // finish cleans up after the read loop ended.
 func (c *conn) finish() {
+	if c.resumedAway.Load() || c.detached() {
+		// The session outlives this connection (sm.go).
+		_ = c.nc.Close()
+		return
+	}
 	if c.sess != nil {
 		c.leave()
+		c.rerouteUnacked()
 	}
 	c.out.waitClosed(5 * time.Second)
 	_ = c.nc.Close()
@@ -178,6 +195,11 @@ func (c *conn) handle(el *stanza.Element) error {
 		return c.onStartTLS()
 	case el.Space == stanza.NSSASL:
 		return c.onSASL(el)
+	case el.Space == nsSM:
+		if c.user.IsZero() {
+			return stanza.NewStreamError(stanza.StreamNotAuthorized, "authenticate first")
+		}
+		return c.onSM(el)
 	}
 	if !el.IsStanza() {
 		if el.Name == "message" || el.Name == "presence" || el.Name == "iq" {
@@ -208,6 +230,7 @@ func (c *conn) handle(el *stanza.Element) error {
 			return stanza.NewStreamError(stanza.InvalidFrom, "the 'from' address is not yours")
 		}
 	}
+	defer c.smCount() // handled: routed, stored or refused, by the time it returns
 	if c.out.isClosed() && (el.Name != "message" || !c.out.handingOver()) {
 		// The stream is ending and the session has left the router. When
 		// we are moving the client elsewhere (drain, shutdown), messages
@@ -334,6 +357,7 @@ func (c *conn) Close(err *stanza.StreamError) {
 	c.out.close(err)
 	if c.bound.Load() != nil {
 		c.leave() // bound in the meantime (bind checks for this too)
+		c.rerouteUnacked()
 	}
 }
 
@@ -352,6 +376,7 @@ func (c *conn) leave() {
 	if c.srv.core.Router().Unbind(s) {
 		c.srv.core.SessionEnded(context.Background(), s)
 	}
+	c.srv.forgetResumable(c.out.smID())
 }
 
 func randomID(n int) string {

@@ -121,6 +121,9 @@ func (c *conn) features() *stanza.Element {
 		return f
 	}
 	f.Append(stanza.New("bind", stanza.NSBind))
+	if c.srv.cfg.SM {
+		f.Append(stanza.New("sm", nsSM))
+	}
 	f.Append(stanza.New("session", stanza.NSSession).Append(stanza.New("optional", stanza.NSSession)))
 	f.Append(stanza.New("ver", stanza.NSRosterV))
 	f.Append(stanza.New("sub", stanza.NSPreAppr))

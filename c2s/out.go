@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"net"
 	"sync"
 	"time"
 
@@ -18,16 +19,20 @@ var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b 
 // buffer that a flusher goroutine, started only while there is something to
 // write, sends: writers never wait for the network, and bursts coalesce into
 // few syscalls.
+//
+// With stream management (sm.go) the output belongs to the session rather
+// than to one connection: conn is the connection it writes to now, which a
+// resumption replaces, and sm keeps what the client has not acknowledged.
 type output struct {
-	conn *conn
-
 	mu       sync.Mutex // guards everything below
+	conn     *conn      // the connection written to (replaced by a resumption)
 	buf      *[]byte    // pending bytes, nil when empty
 	async    bool       // bound: write through the flusher
 	flushing bool       // a flusher goroutine is running
 	closed   bool       // no more stanzas accepted
 	handover bool       // closed to move the client elsewhere (drain, shutdown)
 	done     chan struct{}
+	sm       smState
 }
 
 func (o *output) init() {
@@ -66,12 +71,27 @@ func (o *output) queue(appendTo func([]byte) []byte) bool {
 		o.mu.Unlock()
 		return false
 	}
+	if o.sm.enabled {
+		if !o.smQueueLocked(appendTo) {
+			o.mu.Unlock()
+			o.conn.Close(stanza.NewStreamError(stanza.StreamPolicyViolation, "too many stanzas not acknowledged"))
+			return true // kept for rerouting when the session ends
+		}
+		if o.sm.detached {
+			o.mu.Unlock()
+			return true // kept for the resumption
+		}
+		o.kickLocked()
+		o.mu.Unlock()
+		return true
+	}
 	o.appendLocked(appendTo)
 	if len(*o.buf) > o.conn.srv.cfg.MaxQueue {
 		// A client that does not read is dropped rather than allowed to
 		// hold memory without bound.
+		c := o.conn
 		o.mu.Unlock()
-		o.conn.srv.log.Warn("c2s: client not reading, closing", "jid", o.conn.user, "queued", o.conn.srv.cfg.MaxQueue)
+		c.srv.log.Warn("c2s: client not reading, closing", "jid", c.user, "queued", c.srv.cfg.MaxQueue)
 		o.abort()
 		return true
 	}
@@ -116,13 +136,14 @@ func (o *output) writeLocked() {
 	}
 	b := o.buf
 	o.buf = nil
-	_ = o.conn.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	_, err := o.conn.nc.Write(*b)
+	nc := o.conn.nc
+	_ = nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := nc.Write(*b)
 	*b = (*b)[:0]
 	bufPool.Put(b)
 	if err != nil {
 		o.closed = true
-		_ = o.conn.nc.Close()
+		_ = nc.Close()
 	}
 }
 
@@ -130,9 +151,17 @@ func (o *output) writeLocked() {
 func (o *output) flush() {
 	for {
 		o.mu.Lock()
+		if o.buf == nil && o.smRequestLocked() {
+			// Drained with stanzas unacknowledged: ask for an ack (sm.go).
+			o.appendLocked(func(b []byte) []byte { return append(b, smRequest...) })
+		}
 		b := o.buf
 		o.buf = nil
-		if b == nil {
+		if b == nil || o.sm.detached {
+			if b != nil {
+				*b = (*b)[:0]
+				bufPool.Put(b)
+			}
 			o.flushing = false
 			closed := o.closed
 			o.mu.Unlock()
@@ -141,15 +170,33 @@ func (o *output) flush() {
 			}
 			return
 		}
+		nc := o.conn.nc
 		o.mu.Unlock()
-		_ = o.conn.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		_, err := o.conn.nc.Write(*b)
+		_ = nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		_, err := nc.Write(*b)
 		*b = (*b)[:0]
 		bufPool.Put(b)
 		if err != nil {
-			o.abort()
+			o.writeFailed(nc)
 		}
 	}
+}
+
+// writeFailed handles a failed write to nc: the connection is gone. With
+// resumption enabled the session waits for the client to come back (the
+// reader notices the broken connection and detaches), and after a
+// resumption a write to the old connection failing is nothing to act on;
+// otherwise everything queued is dropped.
+func (o *output) writeFailed(nc net.Conn) {
+	o.mu.Lock()
+	stale := o.conn.nc != nc // a resumption already moved the session on
+	resumable := o.sm.id != ""
+	o.mu.Unlock()
+	if stale || resumable {
+		_ = nc.Close() // the reader sees the error (and detaches)
+		return
+	}
+	o.abort()
 }
 
 // close queues the stream error (if any) and the closing tag, then lets the
@@ -191,8 +238,9 @@ func (o *output) finishClose() {
 	default:
 		close(o.done)
 	}
+	nc := o.conn.nc
 	o.mu.Unlock()
-	_ = o.conn.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	_ = nc.SetReadDeadline(time.Now().Add(2 * time.Second))
 }
 
 // abort drops whatever is queued and closes the connection at once.
@@ -210,8 +258,9 @@ func (o *output) abort() {
 	default:
 		close(o.done)
 	}
+	nc := o.conn.nc
 	o.mu.Unlock()
-	_ = o.conn.nc.Close()
+	_ = nc.Close()
 }
 
 // waitClosed waits until the closing bytes were written, or d passed.

@@ -41,8 +41,14 @@ type Config struct {
 	IdleTimeout  time.Duration          // close a connection silent this long; 0: never
 	MaxQueue     int                    // bytes queued for a slow client before it is dropped
 	Caps         func() *stanza.Element // XEP-0115 <c/> for stream features, or nil
-	Metrics      *Metrics
-	Log          *slog.Logger
+	// Stream management (XEP-0198): SM offers it; a broken connection's
+	// session can be resumed for SMResumeTimeout (0: no resumption); a
+	// client may leave SMMaxUnacked stanzas unacknowledged.
+	SM              bool
+	SMResumeTimeout time.Duration
+	SMMaxUnacked    int
+	Metrics         *Metrics
+	Log             *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -54,6 +60,9 @@ func (c *Config) defaults() {
 	}
 	if c.MaxQueue == 0 {
 		c.MaxQueue = 4 << 20
+	}
+	if c.SMMaxUnacked == 0 {
+		c.SMMaxUnacked = 5000
 	}
 	if c.Log == nil {
 		c.Log = slog.Default()
@@ -79,6 +88,9 @@ type Server struct {
 	listeners []net.Listener
 	closing   bool
 	wg        sync.WaitGroup // connection goroutines
+
+	resMu      sync.Mutex       // guards resumables
+	resumables map[string]*conn // stream management id -> the connection that enabled it
 }
 
 // NewServer returns a c2s server routing into core.
@@ -93,6 +105,8 @@ func NewServer(cfg Config, core *im.Server, store storage.Store) *Server {
 		conns: make(map[*conn]struct{}),
 		perIP: make(map[string]int),
 		login: newLoginLimiter(cfg.LoginRate),
+
+		resumables: make(map[string]*conn),
 	}
 	for _, h := range cfg.Hosts {
 		s.hosts[h] = true
@@ -206,7 +220,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		// In parallel: each close ends a session (presence to contacts).
 		go c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
-	return s.wait(ctx)
+	err := s.wait(ctx)
+	s.expireDetached()
+	return err
 }
 
 // Drain stops accepting and moves every client away, at most perSecond
@@ -234,7 +250,9 @@ func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directT
 			progress(s.Count())
 		}
 	}
-	return s.wait(ctx)
+	err := s.wait(ctx)
+	s.expireDetached()
+	return err
 }
 
 // stopAccepting closes the listeners and returns the open connections.
@@ -284,4 +302,45 @@ func remoteIP(nc net.Conn) string {
 		return nc.RemoteAddr().String()
 	}
 	return host
+}
+
+func (s *Server) addResumable(id string, c *conn) {
+	s.resMu.Lock()
+	s.resumables[id] = c
+	s.resMu.Unlock()
+}
+
+func (s *Server) resumable(id string) *conn {
+	s.resMu.Lock()
+	defer s.resMu.Unlock()
+	return s.resumables[id]
+}
+
+func (s *Server) forgetResumable(id string) {
+	if id == "" {
+		return
+	}
+	s.resMu.Lock()
+	delete(s.resumables, id)
+	s.resMu.Unlock()
+}
+
+// expireDetached ends every session waiting for a resumption (the server
+// stops: nobody will resume them here), rerouting what their clients never
+// acknowledged.
+func (s *Server) expireDetached() {
+	s.resMu.Lock()
+	var list []*conn
+	for _, c := range s.resumables {
+		list = append(list, c)
+	}
+	s.resMu.Unlock()
+	for _, c := range list {
+		c.out.mu.Lock()
+		owner, waiting := c.out.conn, c.out.sm.detached
+		c.out.mu.Unlock()
+		if waiting {
+			owner.expire()
+		}
+	}
 }

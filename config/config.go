@@ -19,6 +19,16 @@ type Config struct {
 	Limits        Limits       `yaml:"limits" envPrefix:"LIMITS_"`
 	Cluster       Cluster      `yaml:"cluster" envPrefix:"CLUSTER_"`
 	Debug         Debug        `yaml:"debug" envPrefix:"DEBUG_"`
+
+	StreamManagement StreamManagement `yaml:"stream_management" envPrefix:"STREAM_MANAGEMENT_"`
+}
+
+// StreamManagement configures XEP-0198: acknowledgements, and resumption
+// of a session whose connection broke.
+type StreamManagement struct {
+	Enabled       bool          `yaml:"enabled" env:"ENABLED"`
+	ResumeTimeout time.Duration `yaml:"resume_timeout" env:"RESUME_TIMEOUT"` // how long a broken session waits for its client; 0: no resumption
+	MaxUnacked    int           `yaml:"max_unacked" env:"MAX_UNACKED"`       // stanzas a client may leave unacknowledged
 }
 
 // Debug holds tools for developers and for operators chasing a problem.
@@ -133,10 +143,11 @@ func Default() Config {
 			C2STLS: Listener{Address: ":5223"},
 			HTTP:   Listener{Address: ":5280"},
 		},
-		TLS:          TLS{MinVersion: "1.2"},
-		Storage:      Storage{Driver: DriverSQLite},
-		Auth:         Auth{SCRAMIterations: 4096, AllowPlain: true},
-		Registration: Registration{Enabled: false, MinPasswordLength: 8},
+		TLS:              TLS{MinVersion: "1.2"},
+		Storage:          Storage{Driver: DriverSQLite},
+		Auth:             Auth{SCRAMIterations: 4096, AllowPlain: true},
+		Registration:     Registration{Enabled: false, MinPasswordLength: 8},
+		StreamManagement: StreamManagement{Enabled: true, ResumeTimeout: 5 * time.Minute, MaxUnacked: 5000},
 		Cluster: Cluster{
 			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
 			DrainRate: 500, DrainTimeout: time.Minute,

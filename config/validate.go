@@ -34,6 +34,10 @@ func (c Config) Validate() error {
 	v.between("registration.min_password_length", c.Registration.MinPasswordLength, 1, 1023)
 	v.limits(c.Limits)
 	v.cluster(c.Cluster, c.Storage.Driver)
+	if c.StreamManagement.ResumeTimeout < 0 {
+		v.add("stream_management.resume_timeout", "must not be negative (0 switches resumption off), got %s", c.StreamManagement.ResumeTimeout)
+	}
+	v.between("stream_management.max_unacked", c.StreamManagement.MaxUnacked, 10, 1_000_000)
 	if a := c.Debug.PprofAddress; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.add("debug.pprof_address", "must be host:port, e.g. 127.0.0.1:6060; got %q", a)

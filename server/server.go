@@ -168,9 +168,13 @@ func (s *Server) start(ctx context.Context) error {
 		MaxResources: cfg.Limits.MaxResourcesPerUser,
 		LoginRate:    cfg.Limits.LoginRatePerIP,
 		IdleTimeout:  cfg.Limits.IdleTimeout,
-		Caps:         caps.CapsElement,
-		Metrics:      c2s.NewMetrics(s.reg),
-		Log:          s.log,
+		SM:           cfg.StreamManagement.Enabled,
+		SMMaxUnacked: cfg.StreamManagement.MaxUnacked,
+
+		SMResumeTimeout: cfg.StreamManagement.ResumeTimeout,
+		Caps:            caps.CapsElement,
+		Metrics:         c2s.NewMetrics(s.reg),
+		Log:             s.log,
 	}, s.core, s.store)
 
 	if err := s.startControl(); err != nil {
@@ -240,6 +244,9 @@ func (s *Server) Addr(name string) net.Addr {
 
 // Store returns the server's storage (for tests and tools in-process).
 func (s *Server) Store() storage.Store { return s.store }
+
+// Connections returns the number of open client connections.
+func (s *Server) Connections() int { return s.c2s.Count() }
 
 // Router returns the session directory.
 func (s *Server) Router() *router.Router { return s.router }

@@ -40,6 +40,8 @@ type StreamError struct {
 	Text      string
 	// Other is the payload of see-other-host (the new host[:port]).
 	Other string
+	// App is an application-specific condition element, or nil.
+	App *Element
 }
 
 func (e *StreamError) Error() string {
@@ -62,6 +64,9 @@ func (e *StreamError) Element() *Element {
 		cond.SetText(e.Other)
 	}
 	el.Append(cond)
+	if e.App != nil {
+		el.Append(e.App)
+	}
 	if e.Text != "" {
 		el.Append(New("text", NSStreams, "xml:lang", "en").SetText(e.Text))
 	}
