@@ -778,6 +778,44 @@ async def sc_ping(s):
               f"ping to an absent resource: want service-unavailable, got {e.iq['error']['condition']}")
 
 
+async def sc_resume(s):
+    """XEP-0198 with slixmpp's own plugin: stream management is enabled
+    with resumption; the connection breaks without a closing tag; a message
+    sent meanwhile waits in the session; slixmpp reconnects and resumes
+    (no new bind, same full JID) and gets it, once."""
+    a = Client(s.jid(0) + "/sm", s.args.password, s.args.cafile)
+    a.register_plugin("xep_0198")
+    s.clients.append(a)
+    enabled = asyncio.get_running_loop().create_future()
+    a.add_event_handler("sm_enabled", lambda _: enabled.done() or enabled.set_result(True))
+    check(await a.login(s.args.host, s.args.port) == "ok", "login with stream management")
+    await asyncio.wait_for(enabled, TIMEOUT)
+    check(a["xep_0198"].sm_id, "the server offered no resumption (no SM-ID in <enabled/>)")
+    b = await s.client(1)
+    b.send_message(mto=a.boundjid.full, mbody="before", mtype="chat")
+    await a.messages.expect(is_msg(body="before"), "a message before the break")
+    before = a.boundjid.full
+
+    resumed = asyncio.get_running_loop().create_future()
+    a.add_event_handler("session_resumed", lambda _: resumed.done() or resumed.set_result(True))
+    lost = asyncio.get_running_loop().create_future()
+    a.add_event_handler("disconnected", lambda _: lost.done() or lost.set_result(True))
+    a.transport.abort()  # the network goes: no closing tag
+    await asyncio.wait_for(lost, TIMEOUT)
+    await b.barrier()
+    b.send_message(mto=before, mbody="while away", mtype="chat")
+    await b.barrier()
+
+    a.connect(address=(s.args.host, s.args.port))
+    await asyncio.wait_for(resumed, TIMEOUT)
+    check(a.boundjid.full == before, f"resumed as {a.boundjid.full}, want {before}")
+    await a.messages.expect(is_msg(body="while away"), "the message sent while the connection was down")
+    # Handled before the break, so not sent again on resumption.
+    a.messages.absent(is_msg(body="before"), "the message handled before the break, again")
+    b.send_message(mto=before, mbody="after", mtype="chat")
+    await a.messages.expect(is_msg(body="after"), "a message after the resumption")
+
+
 SCENARIOS = {
     "login": (sc_login, 2),
     "roster": (sc_roster, 2),
@@ -790,6 +828,7 @@ SCENARIOS = {
     "blocking": (sc_blocking, 2),
     "disco": (sc_disco, 1),
     "ping": (sc_ping, 2),
+    "resume": (sc_resume, 2),
 }
 
 
