@@ -35,6 +35,7 @@ func (s *Server) message(ctx context.Context, sess *router.Session, st *stanza.E
 		return
 	}
 	s.deliverMessage(ctx, st, sess.JID(), to)
+	s.sentCarbons(sess, st, to)
 }
 
 // deliverMessage delivers a message to a local user, whoever sent it.
@@ -49,6 +50,7 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 	if !to.IsBare() {
 		if ss := s.router.Session(to); ss != nil {
 			ss.Deliver(st)
+			s.receivedCarbons(st, to, []*router.Session{ss})
 			return
 		}
 		// §8.5.3.2.1: no such resource.
@@ -73,6 +75,7 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 		for _, ss := range targets {
 			ss.Deliver(st)
 		}
+		s.receivedCarbons(st, to, targets)
 		return
 	}
 	if typ == "headline" {

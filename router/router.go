@@ -386,6 +386,7 @@ type Session struct {
 	priority        int
 	presence        *stanza.Element // last broadcast presence
 	rosterRequested bool
+	carbons         bool // XEP-0280 enabled
 	directed        map[jid.JID]struct{} // directed presence sent while available
 }
 
@@ -507,6 +508,32 @@ func (s *Session) RequestedRoster() {
 	if !was {
 		s.changed()
 	}
+}
+
+// SetCarbons records whether the client enabled Message Carbons
+// (XEP-0280); a change is published like presence.
+func (s *Session) SetCarbons(on bool) {
+	s.mu.Lock()
+	was := s.carbons
+	s.carbons = on
+	s.mu.Unlock()
+	if was != on {
+		s.changed()
+	}
+}
+
+// SetRemoteCarbons replaces a remote entry's replicated carbons flag.
+func (s *Session) SetRemoteCarbons(on bool) {
+	s.mu.Lock()
+	s.carbons = on
+	s.mu.Unlock()
+}
+
+// Carbons reports whether the client enabled Message Carbons.
+func (s *Session) Carbons() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.carbons
 }
 
 // Interested reports whether the session requested the roster.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"github.com/parley-im/parley/modules/blocking"
+	"github.com/parley-im/parley/modules/carbons"
 	"github.com/parley-im/parley/modules/disco"
 	"github.com/parley-im/parley/modules/ping"
 	"github.com/parley-im/parley/modules/private"
@@ -20,6 +21,7 @@ func registerModules(s *Server) *disco.Disco {
 	ping.New(st).Register(core)
 	version.New(Version, "").Register(core)
 	xtime.New(nil).Register(core)
+	carbons.New().Register(core)
 	vcard.New(st, 0).Register(core)
 	private.New(st, 0).Register(core)
 	bl := blocking.New(core, s.log, 0)

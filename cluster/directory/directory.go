@@ -64,6 +64,7 @@ type dirMsg struct {
 	Priority   int    `json:"p,omitempty"`
 	Presence   string `json:"x,omitempty"` // the last broadcast presence
 	Interested bool   `json:"i,omitempty"` // requested the roster
+	Carbons    bool   `json:"c,omitempty"` // enabled Message Carbons (XEP-0280)
 	// Bound is when the session was bound (Unix ns, the node's clock), on
 	// bind and unbind.
 	Bound int64 `json:"t,omitempty"`
@@ -224,6 +225,7 @@ func (d *Directory) localChange(ch router.Change) {
 func (d *Directory) fillState(m *dirMsg, s *router.Session) {
 	avail, prio, pres, interested := s.State()
 	m.Available, m.Priority, m.Interested = avail, prio, interested
+	m.Carbons = s.Carbons()
 	if pres != nil {
 		m.Presence = pres.String()
 	}
@@ -357,6 +359,7 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 	existing := d.router.Remote(full, node)
 	if existing != nil && existing.Run() == m.Run && (m.Op != "bind" || existing.Bound().Equal(bound)) {
 		existing.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
+		existing.SetRemoteCarbons(m.Carbons)
 		if rc, ok := existing.Conn().(*remoteConn); ok && m.Op == "bind" {
 			rc.seen.Store(m.Seq)
 		}
@@ -370,6 +373,7 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 	}
 	rc := &remoteConn{d: d, node: node, to: full, toStr: full.String(), out: d.outbox(node)}
 	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interested).WithBound(bound)
+	s.SetRemoteCarbons(m.Carbons)
 	rc.sess.Store(s)
 	rc.seen.Store(m.Seq)
 	displaced, put := d.router.PutRemoteUnless(s, func(old *router.Session) bool { return d.keeps(old, node, bound, m) })

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -72,4 +73,38 @@ func TestClusterTrafficMetrics(t *testing.T) {
 			}
 		}
 	}
+}
+
+// Message Carbons across nodes: a resource's carbons flag reaches the other
+// nodes, so the node that routes a message copies it to the account's
+// carbons-enabled resources wherever they are.
+func TestCarbonsAcrossNodes(t *testing.T) {
+	e := newCrossEnv(t, 2)
+	users := e.accounts("alice", "bob")
+	pc := e.online(0, users[0], "pc", 1)
+	phone := e.online(1, users[0], "phone", 0)
+	bob := e.online(0, users[1], "pc", 0)
+	for _, c := range []*crossClient{pc, phone} {
+		if r := c.request("<iq type='set' id='cc'><enable xmlns='urn:xmpp:carbons:2'/></iq>"); r.Type() != "result" {
+			t.Fatalf("%s: enable carbons: %s", c.name, r)
+		}
+		e.waitSeen(c, "with carbons enabled", (*router.Session).Carbons)
+	}
+	isCarbon := func(kind, body string) func(*stanza.Element) bool {
+		return func(el *stanza.Element) bool {
+			w := el.Child(kind, "urn:xmpp:carbons:2")
+			if w == nil {
+				return false
+			}
+			inner := w.Child("forwarded", "urn:xmpp:forward:0").Child("message", stanza.NSClient)
+			return inner != nil && inner.Child("body", stanza.NSClient) != nil && inner.Child("body", stanza.NSClient).Text() == body
+		}
+	}
+	bob.send("<message to='%s' type='chat' id='r1'><body>to pc</body></message>", pc.jid())
+	pc.expect("the message", messageID("r1"))
+	phone.expect("a received carbon on the other node", isCarbon("received", "to pc"))
+
+	phone.send("<message to='%s' type='chat' id='s1'><body>from phone</body></message>", bob.bare())
+	bob.expect("the message from the phone", messageID("s1"))
+	pc.expect("a sent carbon on the other node", isCarbon("sent", "from phone"))
 }
