@@ -386,7 +386,7 @@ type Session struct {
 	priority        int
 	presence        *stanza.Element // last broadcast presence
 	rosterRequested bool
-	carbons         bool // XEP-0280 enabled
+	carbons         bool                 // XEP-0280 enabled
 	directed        map[jid.JID]struct{} // directed presence sent while available
 }
 
