@@ -1,6 +1,7 @@
 package c2s
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -195,6 +196,11 @@ func (c *conn) handle(el *stanza.Element) error {
 		return c.onStartTLS()
 	case el.Space == stanza.NSSASL:
 		return c.onSASL(el)
+	case el.Space == nsCSI:
+		if c.user.IsZero() {
+			return stanza.NewStreamError(stanza.StreamNotAuthorized, "authenticate first")
+		}
+		return c.onCSI(el)
 	case el.Space == nsSM:
 		if c.user.IsZero() {
 			return stanza.NewStreamError(stanza.StreamNotAuthorized, "authenticate first")
@@ -312,6 +318,9 @@ func (c *conn) bind(iq, b *stanza.Element) {
 // arrives once the stream is closing goes back to the core to be routed
 // as if this resource were gone.
 func (c *conn) Deliver(el *stanza.Element) {
+	if c.csiHold(func() []byte { return el.AppendXML(nil, stanza.NSClient) }) {
+		return
+	}
 	if !c.out.send(el) {
 		c.undeliverable(el)
 	}
@@ -320,7 +329,7 @@ func (c *conn) Deliver(el *stanza.Element) {
 // DeliverRaw queues a stanza already serialized for a client, as it comes
 // from another node (router.RawConn).
 func (c *conn) DeliverRaw(b []byte) {
-	if c.out.sendBytes(b) {
+	if c.csiHold(func() []byte { return bytes.Clone(b) }) || c.out.sendBytes(b) {
 		return
 	}
 	el, err := stanza.ParseBytes(b)

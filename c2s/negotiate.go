@@ -124,6 +124,7 @@ func (c *conn) features() *stanza.Element {
 	if c.srv.cfg.SM {
 		f.Append(stanza.New("sm", nsSM))
 	}
+	f.Append(stanza.New("csi", nsCSI))
 	f.Append(stanza.New("session", stanza.NSSession).Append(stanza.New("optional", stanza.NSSession)))
 	f.Append(stanza.New("ver", stanza.NSRosterV))
 	f.Append(stanza.New("sub", stanza.NSPreAppr))

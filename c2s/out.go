@@ -33,6 +33,7 @@ type output struct {
 	handover bool       // closed to move the client elsewhere (drain, shutdown)
 	done     chan struct{}
 	sm       smState
+	csi      csiState // XEP-0352, with its own lock (csi.go)
 }
 
 func (o *output) init() {
