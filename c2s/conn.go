@@ -318,7 +318,7 @@ func (c *conn) bind(iq, b *stanza.Element) {
 // arrives once the stream is closing goes back to the core to be routed
 // as if this resource were gone.
 func (c *conn) Deliver(el *stanza.Element) {
-	if c.csiHold(func() []byte { return el.AppendXML(nil, stanza.NSClient) }) {
+	if c.out.csi.on.Load() && c.csiHold(el.AppendXML(nil, stanza.NSClient)) {
 		return
 	}
 	if !c.out.send(el) {
@@ -329,7 +329,7 @@ func (c *conn) Deliver(el *stanza.Element) {
 // DeliverRaw queues a stanza already serialized for a client, as it comes
 // from another node (router.RawConn).
 func (c *conn) DeliverRaw(b []byte) {
-	if c.csiHold(func() []byte { return bytes.Clone(b) }) || c.out.sendBytes(b) {
+	if c.out.csi.on.Load() && c.csiHold(bytes.Clone(b)) || c.out.sendBytes(b) {
 		return
 	}
 	el, err := stanza.ParseBytes(b)

@@ -53,12 +53,9 @@ func (c *conn) onCSI(el *stanza.Element) error {
 }
 
 // csiHold offers a stanza (serialized) to the client state: it reports
-// whether it was held back. Without CSI in play it costs an atomic load.
-func (c *conn) csiHold(b func() []byte) bool {
-	if !c.out.csi.on.Load() {
-		return false
-	}
-	raw := b()
+// whether it was held back. Callers check csi.on first, so that without
+// CSI in play a delivery costs an atomic load and nothing else.
+func (c *conn) csiHold(raw []byte) bool {
 	isPresence, urgent, from := classify(raw)
 	return c.csiDeliver(raw, isPresence, urgent, from)
 }

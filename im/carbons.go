@@ -1,6 +1,8 @@
 package im
 
 import (
+	"slices"
+
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
@@ -51,41 +53,32 @@ func carbonsEligible(st *stanza.Element) bool {
 // sentCarbons copies a message a user's session sent to the user's other
 // resources that enabled carbons (XEP-0280 §7.2). st has 'from' stamped.
 func (s *Server) sentCarbons(sender *router.Session, st *stanza.Element, to jid.JID) {
-	if !carbonsEligible(st) {
-		return
-	}
 	owner := sender.JID().Bare()
-	for _, ss := range s.router.Sessions(owner) {
-		if ss == sender || ss.JID() == to || !ss.Carbons() {
-			continue
-		}
-		ss.Deliver(carbon("sent", owner, ss.JID(), st))
-	}
-}
-
-// receivedCarbons copies a message delivered to targets (resources of
-// to's account) to the account's other resources that enabled carbons
-// (XEP-0280 §7.1).
-func (s *Server) receivedCarbons(st *stanza.Element, to jid.JID, targets []*router.Session) {
-	if !carbonsEligible(st) {
+	copies := s.router.WithCarbons(owner, sender)
+	if len(copies) == 0 || !carbonsEligible(st) {
 		return
 	}
-	owner := to.Bare()
-	for _, ss := range s.router.Sessions(owner) {
-		if !ss.Carbons() || containsSession(targets, ss) {
-			continue
+	for _, ss := range copies {
+		if ss.JID() != to {
+			ss.Deliver(carbon("sent", owner, ss.JID(), st))
 		}
-		ss.Deliver(carbon("received", owner, ss.JID(), st))
 	}
 }
 
-func containsSession(list []*router.Session, s *router.Session) bool {
-	for _, x := range list {
-		if x == s {
-			return true
+// receivedCarbons copies a message delivered to one resource (target) or,
+// when target is nil, to targets, to the account's other resources that
+// enabled carbons (XEP-0280 §7.1).
+func (s *Server) receivedCarbons(st *stanza.Element, to jid.JID, target *router.Session, targets []*router.Session) {
+	owner := to.Bare()
+	copies := s.router.WithCarbons(owner, target)
+	if len(copies) == 0 || !carbonsEligible(st) {
+		return
+	}
+	for _, ss := range copies {
+		if !slices.Contains(targets, ss) {
+			ss.Deliver(carbon("received", owner, ss.JID(), st))
 		}
 	}
-	return false
 }
 
 // carbon wraps st for one resource of owner: <message from=owner

@@ -50,7 +50,7 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 	if !to.IsBare() {
 		if ss := s.router.Session(to); ss != nil {
 			ss.Deliver(st)
-			s.receivedCarbons(st, to, []*router.Session{ss})
+			s.receivedCarbons(st, to, ss, nil)
 			return
 		}
 		// §8.5.3.2.1: no such resource.
@@ -75,7 +75,7 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 		for _, ss := range targets {
 			ss.Deliver(st)
 		}
-		s.receivedCarbons(st, to, targets)
+		s.receivedCarbons(st, to, nil, targets)
 		return
 	}
 	if typ == "headline" {
@@ -89,15 +89,25 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 // headlines every available non-negative resource (§8.5.2.1.1).
 func (s *Server) messageTargets(bare jid.JID, typ string) []*router.Session {
 	var out []*router.Session
+	best := -1
 	for _, ss := range s.router.Sessions(bare) {
-		if avail, prio := ss.Available(); avail && prio >= 0 {
+		avail, prio := ss.Available()
+		if !avail || prio < 0 {
+			continue
+		}
+		if typ == "headline" {
+			out = append(out, ss)
+			continue
+		}
+		switch {
+		case prio > best:
+			best = prio
+			out = append(out[:0], ss)
+		case prio == best:
 			out = append(out, ss)
 		}
 	}
-	if typ == "headline" {
-		return out
-	}
-	return pickTargets(out)
+	return out
 }
 
 // storeOffline keeps a message for a user with no available resource

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/jid"
@@ -381,12 +382,13 @@ type Session struct {
 	bound  time.Time
 	router *Router
 
+	carbons atomic.Bool // XEP-0280 enabled
+
 	mu              sync.Mutex
 	available       bool
 	priority        int
 	presence        *stanza.Element // last broadcast presence
 	rosterRequested bool
-	carbons         bool                 // XEP-0280 enabled
 	directed        map[jid.JID]struct{} // directed presence sent while available
 }
 
@@ -513,27 +515,29 @@ func (s *Session) RequestedRoster() {
 // SetCarbons records whether the client enabled Message Carbons
 // (XEP-0280); a change is published like presence.
 func (s *Session) SetCarbons(on bool) {
-	s.mu.Lock()
-	was := s.carbons
-	s.carbons = on
-	s.mu.Unlock()
-	if was != on {
+	if s.carbons.Swap(on) != on {
 		s.changed()
 	}
 }
 
 // SetRemoteCarbons replaces a remote entry's replicated carbons flag.
-func (s *Session) SetRemoteCarbons(on bool) {
-	s.mu.Lock()
-	s.carbons = on
-	s.mu.Unlock()
-}
+func (s *Session) SetRemoteCarbons(on bool) { s.carbons.Store(on) }
 
 // Carbons reports whether the client enabled Message Carbons.
-func (s *Session) Carbons() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.carbons
+func (s *Session) Carbons() bool { return s.carbons.Load() }
+
+// WithCarbons returns the sessions of bare that enabled Message Carbons,
+// other than skip; nil (no allocation) when there are none, the usual case.
+func (r *Router) WithCarbons(bare jid.JID, skip *Session) []*Session {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	var out []*Session
+	for _, s := range r.users[bare.String()] {
+		if s != skip && s.carbons.Load() {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 // Interested reports whether the session requested the roster.
