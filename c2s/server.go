@@ -47,6 +47,10 @@ type Config struct {
 	SM              bool
 	SMResumeTimeout time.Duration
 	SMMaxUnacked    int
+	// SMLocation and SMTLSLocation, when set, are sent in <enabled/> as
+	// where to reconnect to resume (this node: sessions are resumed on
+	// the node that holds them), for STARTTLS and direct TLS clients.
+	SMLocation, SMTLSLocation string
 	Metrics         *Metrics
 	Log             *slog.Logger
 }

@@ -165,6 +165,15 @@ func (c *conn) smEnable(el *stanza.Element) error {
 		id = base64.RawURLEncoding.EncodeToString(b[:])
 		enabled.SetAttr("id", id).SetAttr("resume", "true").
 			SetAttr("max", strconv.Itoa(int(c.srv.cfg.SMResumeTimeout/time.Second)))
+		loc := c.srv.cfg.SMLocation
+		if c.directTLS {
+			loc = c.srv.cfg.SMTLSLocation
+		}
+		if loc != "" {
+			// Behind a load balancer the client could land on another
+			// node, where this session cannot be resumed (yet).
+			enabled.SetAttr("location", loc)
+		}
 		c.srv.addResumable(id, c)
 	}
 	o := c.out

@@ -312,3 +312,20 @@ func TestSMUnackedOnClose(t *testing.T) {
 	send(t, fresh, "<presence/>")
 	expect(t, fresh, "the unacknowledged message, again", msgBody("in flight"))
 }
+
+// A node that advertises its client address tells a resumable client where
+// to reconnect to resume (XEP-0198 'location'): sessions are resumed on the
+// node that holds them.
+func TestSMLocation(t *testing.T) {
+	e := newSMEnv(t, func(c *config.Config) {
+		c.Cluster.ClientAddress, c.Cluster.ClientTLSAddress = "xmpp2.example.com:5222", "xmpp2.example.com:5223"
+	})
+	alice := e.login("alice", "pc")
+	if en := enable(t, alice, true); en.Attr("location") != "xmpp2.example.com:5222" {
+		t.Fatalf("got %s, want location='xmpp2.example.com:5222'", en)
+	}
+	other := e.login("alice", "other")
+	if en := enable(t, other, false); en.Attr("location") != "" {
+		t.Fatalf("got %s: a location without resumption", en)
+	}
+}

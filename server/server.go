@@ -172,6 +172,8 @@ func (s *Server) start(ctx context.Context) error {
 		SMMaxUnacked: cfg.StreamManagement.MaxUnacked,
 
 		SMResumeTimeout: cfg.StreamManagement.ResumeTimeout,
+		SMLocation:      cfg.Cluster.ClientAddress,
+		SMTLSLocation:   cfg.Cluster.ClientTLSAddress,
 		Caps:            caps.CapsElement,
 		Metrics:         c2s.NewMetrics(s.reg),
 		Log:             s.log,
