@@ -51,8 +51,13 @@ type Config struct {
 	// where to reconnect to resume (this node: sessions are resumed on
 	// the node that holds them), for STARTTLS and direct TLS clients.
 	SMLocation, SMTLSLocation string
-	Metrics         *Metrics
-	Log             *slog.Logger
+	// RemoteResume, in a cluster, asks the other nodes for a resumable
+	// session this node does not hold (the client came back through a
+	// load balancer); it returns ErrNotHere-like errors when none has it,
+	// or a *stanza.StreamError for a bad h.
+	RemoteResume func(id, user string, h uint32) (*Handover, error)
+	Metrics      *Metrics
+	Log          *slog.Logger
 }
 
 func (c *Config) defaults() {

@@ -2,13 +2,16 @@ package c2s
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"net"
 	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -274,6 +277,19 @@ func (c *conn) smResume(el *stanza.Element) error {
 	}
 	prev := el.Attr("previd")
 	old := c.srv.resumable(prev)
+	if old == nil && c.srv.cfg.RemoteResume != nil {
+		// Perhaps another node of the cluster holds it.
+		ho, err := c.srv.cfg.RemoteResume(prev, c.user.String(), uint32(h))
+		var se *stanza.StreamError
+		switch {
+		case errors.As(err, &se):
+			return se
+		case err != nil:
+			c.smFailed(stanza.ItemNotFound, "")
+			return nil
+		}
+		return c.resumeFrom(ho, prev)
+	}
 	if old == nil || old.user != c.user {
 		c.smFailed(stanza.ItemNotFound, "")
 		return nil
@@ -318,10 +334,7 @@ func (c *conn) smResume(el *stanza.Element) error {
 	o.kickLocked()
 	o.mu.Unlock()
 	if oldNC != nil {
-		_ = oldNC.SetWriteDeadline(time.Now().Add(time.Second))
-		_, _ = oldNC.Write(stanza.NewStreamError(stanza.StreamConflict, "the session was resumed on another connection").Element().AppendXML(nil, stanza.NSClient))
-		_, _ = oldNC.Write([]byte("</stream:stream>"))
-		_ = oldNC.Close()
+		closeWithConflict(oldNC)
 	}
 	// This connection carries the session from now on.
 	c.out = o
@@ -345,4 +358,150 @@ func (c *conn) detached() bool {
 	c.out.mu.Lock()
 	defer c.out.mu.Unlock()
 	return c.out.sm.detached && c.out.conn == c
+}
+
+// Handover is a resumable session moving from the node that holds it to
+// the node where its client came back (cluster resumption). It travels as
+// JSON between nodes.
+type Handover struct {
+	JID        string   `json:"jid"`
+	ID         string   `json:"id"`
+	InH        uint32   `json:"in_h"`
+	OutH       uint32   `json:"out_h"`
+	Unacked    [][]byte `json:"unacked,omitempty"`
+	Available  bool     `json:"available,omitempty"`
+	Priority   int      `json:"priority,omitempty"`
+	Presence   []byte   `json:"presence,omitempty"`
+	Interested bool     `json:"interested,omitempty"`
+	Carbons    bool     `json:"carbons,omitempty"`
+}
+
+// ErrNotHere: no resumable session with that id on this node.
+var ErrNotHere = errors.New("c2s: no such resumable session here")
+
+// HandOver gives up a resumable session of user to another node whose
+// client asked to resume it there: the client's h is applied, the session
+// leaves this node without its contacts hearing of it (it goes on over
+// there), and its state is returned. A still-open connection gets
+// <conflict/>.
+func (s *Server) HandOver(id, user string, h uint32) (*Handover, error) {
+	c := s.resumable(id)
+	if c == nil || c.user.String() != user {
+		return nil, ErrNotHere
+	}
+	o := c.out
+	o.mu.Lock()
+	if o.sm.over || o.closed {
+		o.mu.Unlock()
+		return nil, ErrNotHere
+	}
+	if serr := o.smAckLocked(h); serr != nil {
+		o.mu.Unlock()
+		return nil, serr
+	}
+	owner := o.conn
+	var oldNC net.Conn
+	if !o.sm.detached {
+		oldNC = owner.nc
+		owner.resumedAway.Store(true)
+	}
+	if o.sm.timer != nil {
+		o.sm.timer.Stop()
+	}
+	o.sm.over, o.closed = true, true
+	sess := c.bound.Load()
+	ho := &Handover{JID: sess.JID().String(), ID: id, InH: o.sm.inH.Load(), OutH: o.sm.outH, Unacked: o.sm.unacked}
+	o.sm.unacked = nil
+	o.mu.Unlock()
+	if oldNC != nil {
+		closeWithConflict(oldNC)
+	}
+	avail, prio, pres, interested := sess.State()
+	ho.Available, ho.Priority, ho.Interested, ho.Carbons = avail, prio, interested, sess.Carbons()
+	if pres != nil {
+		ho.Presence = pres.AppendXML(nil, stanza.NSClient)
+	}
+	// Leave the router without ending the session: no unavailable
+	// presence, no end hooks. What is routed here from now on takes the
+	// usual way to wherever the session is next.
+	owner.relMu.Lock()
+	owner.left = true
+	owner.relMu.Unlock()
+	c.relMu.Lock()
+	c.left = true
+	c.relMu.Unlock()
+	s.core.Router().Unbind(sess)
+	s.forgetResumable(id)
+	s.log.Debug("c2s: session handed over to another node", "jid", ho.JID, "unacked", len(ho.Unacked))
+	return ho, nil
+}
+
+// closeWithConflict ends a connection whose session was resumed elsewhere.
+func closeWithConflict(nc net.Conn) {
+	_ = nc.SetWriteDeadline(time.Now().Add(time.Second))
+	_, _ = nc.Write(stanza.NewStreamError(stanza.StreamConflict, "the session was resumed on another connection").Element().AppendXML(nil, stanza.NSClient))
+	_, _ = nc.Write([]byte("</stream:stream>"))
+	_ = nc.Close()
+}
+
+// resumeFrom continues on this connection a session handed over by the
+// node that held it.
+func (c *conn) resumeFrom(ho *Handover, prev string) error {
+	full, err := jid.Parse(ho.JID)
+	if err != nil || full.Bare() != c.user {
+		c.smFailed(stanza.ItemNotFound, "")
+		return nil
+	}
+	sess, replaced, err := c.srv.core.Router().Bind(full, c, 0)
+	if err != nil {
+		c.smFailed(stanza.ResourceConstraint, "")
+		return nil
+	}
+	if replaced != nil && replaced.IsLocal() {
+		replaced.Close(stanza.NewStreamError(stanza.StreamConflict, "replaced by a resumed session"))
+		c.srv.core.SessionEnded(context.Background(), replaced)
+	}
+	if ho.Interested {
+		sess.RequestedRoster()
+	}
+	sess.SetCarbons(ho.Carbons)
+	if ho.Available {
+		var pres *stanza.Element
+		if len(ho.Presence) > 0 {
+			pres, _ = stanza.ParseBytes(ho.Presence)
+		}
+		if pres == nil {
+			pres = stanza.New("presence", stanza.NSClient)
+		}
+		sess.SetPresence(pres, true, ho.Priority)
+	}
+	c.sess = sess
+	c.bound.Store(sess)
+	o := c.out
+	o.mu.Lock()
+	o.async = true
+	o.sm.enabled, o.sm.id = true, ho.ID
+	o.sm.inH.Store(ho.InH)
+	o.sm.outH = ho.OutH
+	o.sm.unacked = ho.Unacked
+	o.appendLocked(func(b []byte) []byte {
+		b = append(b, "<resumed xmlns='urn:xmpp:sm:3' h='"...)
+		b = strconv.AppendUint(b, uint64(ho.InH), 10)
+		b = append(b, "' previd='"...)
+		b = append(b, prev...)
+		b = append(b, "'/>"...)
+		for _, st := range ho.Unacked {
+			b = append(b, st...)
+		}
+		return b
+	})
+	o.kickLocked()
+	o.mu.Unlock()
+	c.srv.addResumable(ho.ID, c)
+	_ = c.nc.SetReadDeadline(time.Time{})
+	// Stanzas stored offline while the session moved (routed to neither
+	// node in the instant between) are handed to it now.
+	c.srv.core.DeliverPendingOffline(context.Background(), full.Bare())
+	c.srv.log.Debug("c2s: session resumed from another node", "jid", full, "resent", len(ho.Unacked))
+	return nil
 }

@@ -3,13 +3,16 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"time"
 
+	"github.com/parley-im/parley/c2s"
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/cluster/directory"
+	"github.com/parley-im/parley/stanza"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -122,4 +125,37 @@ func (s *Server) registerClusterMetrics() {
 			Name: c.name, Help: c.help, ConstLabels: prometheus.Labels{"direction": c.dir},
 		}, func() float64 { return float64(c.get(s.dir.Stats())) }))
 	}
+}
+
+// remoteResume lets c2s resume a stream management session another node
+// holds (nil when not clustered).
+func (s *Server) remoteResume() func(id, user string, h uint32) (*c2s.Handover, error) {
+	if s.dir == nil {
+		return nil
+	}
+	return func(id, user string, h uint32) (*c2s.Handover, error) {
+		state, err := s.dir.Resume(id, user, h)
+		var refused directory.RefusedError
+		if errors.As(err, &refused) {
+			return nil, stanza.NewStreamError(stanza.StreamUndefined, string(refused))
+		}
+		if err != nil {
+			return nil, err
+		}
+		var ho c2s.Handover
+		if err := json.Unmarshal(state, &ho); err != nil {
+			return nil, err
+		}
+		return &ho, nil
+	}
+}
+
+// handOver gives a session this node holds to the node where its client
+// resumed it.
+func (s *Server) handOver(id, user string, h uint32) ([]byte, error) {
+	ho, err := s.c2s.HandOver(id, user, h)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(ho)
 }

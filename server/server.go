@@ -174,6 +174,7 @@ func (s *Server) start(ctx context.Context) error {
 		SMResumeTimeout: cfg.StreamManagement.ResumeTimeout,
 		SMLocation:      cfg.Cluster.ClientAddress,
 		SMTLSLocation:   cfg.Cluster.ClientTLSAddress,
+		RemoteResume:    s.remoteResume(),
 		Caps:            caps.CapsElement,
 		Metrics:         c2s.NewMetrics(s.reg),
 		Log:             s.log,
@@ -190,6 +191,11 @@ func (s *Server) start(ctx context.Context) error {
 	if a := cfg.Listeners.C2STLS.Address; a != "" {
 		if err := s.listen(ctx, "c2s_tls", a, func(l net.Listener) error { return s.c2s.Serve(l, true) }); err != nil {
 			return err
+		}
+	}
+	if s.dir != nil {
+		if err := s.dir.OnResume(s.handOver, func(err error) bool { return errors.Is(err, c2s.ErrNotHere) }); err != nil {
+			return fmt.Errorf("cluster: %w", err)
 		}
 	}
 	if a := cfg.Debug.PprofAddress; a != "" {

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -10,7 +11,10 @@ import (
 	"github.com/parley-im/parley/internal/testserver"
 	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
+	"github.com/parley-im/parley/jid"
+	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
+	"github.com/parley-im/parley/storage"
 )
 
 // A session waiting to be resumed when the server stops is ended, and what
@@ -64,5 +68,103 @@ func TestShutdownKeepsUnacknowledged(t *testing.T) {
 	}
 	if len(msgs) != 1 || !strings.Contains(string(msgs[0].Stanza), "never acknowledged") {
 		t.Fatalf("offline storage after the restart holds %d messages, want the unacknowledged one", len(msgs))
+	}
+}
+
+// A client whose connection broke resumes its session on another node of
+// the cluster (the load balancer sent it there): the node that held the
+// session hands it over — what the client had not acknowledged, what
+// arrived meanwhile, its presence — and its contacts see nothing happen.
+func TestResumeOnAnotherNode(t *testing.T) {
+	e := newCrossEnv(t, 2)
+	users := e.accounts("alice", "bob")
+	// bob is subscribed to alice's presence (and she not to his, so that
+	// what she receives before the break is exactly her echo and one
+	// message).
+	for _, it := range []struct{ owner, contact, sub string }{
+		{users[0], users[1], storage.SubFrom}, {users[1], users[0], storage.SubTo},
+	} {
+		if _, err := e.nodes[0].Store().PutRosterItem(t.Context(), it.owner+"@"+crossDomain, storage.RosterItem{Contact: it.contact + "@" + crossDomain, Subscription: it.sub}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bob := e.online(1, users[1], "pc", 0)
+	alice := e.dial(0, users[0], "phone")
+	smSend(t, alice.c, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	id := alice.expect("<enabled/>", func(el *stanza.Element) bool { return el.Is("enabled", "urn:xmpp:sm:3") }).Attr("id")
+	alice.available(0)
+	bob.expect("alice's presence", presenceFrom(alice.jid(), ""))
+	e.waitSeen(alice, "available", func(s *router.Session) bool { a, _ := s.Available(); return a })
+	bob.send("<message to='%s' type='chat' id='one'><body>one</body></message>", alice.jid())
+	alice.expect("message one", messageID("one")) // she has received two stanzas: her echo and this
+
+	_ = alice.c.Conn().Close()
+	testutil.Eventually(t, crossWait, func() bool { return e.nodes[0].Connections() == 0 })
+	bob.send("<message to='%s' type='chat' id='two'><body>two</body></message>", alice.jid())
+	bob.sync()
+
+	ctx, cancel := context.WithTimeout(context.Background(), crossWait)
+	defer cancel()
+	again, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.nodes[1].C2S(), Domain: crossDomain, Username: users[0], Password: crossPassword, StopAfter: xmppclient.StageAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = again.Close() })
+	moved := &crossClient{t: t, name: users[0] + "/phone@node2", c: again}
+	smSend(t, again, fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='2'/>", id))
+	r := moved.expect("<resumed/>", func(el *stanza.Element) bool { return el.Is("resumed", "urn:xmpp:sm:3") })
+	if r.Attr("h") != "1" {
+		t.Errorf("resumed with h=%s, want 1 (her presence)", r.Attr("h"))
+	}
+	moved.expect("message two, sent while she was away", messageID("two"))
+	if msg := moved.none("message one again (it was acknowledged by h)", messageID("one")); msg != "" {
+		t.Error(msg)
+	}
+	// The session lives on node 2 now, as the same full JID.
+	if s := e.nodes[1].Router().Session(jid.MustParse(users[0] + "@" + crossDomain + "/phone")); s == nil || !s.IsLocal() {
+		t.Fatal("the resumed session is not local to node 2")
+	}
+	testutil.Eventually(t, crossSeen, func() bool {
+		s := e.nodes[0].Router().Session(jid.MustParse(users[0] + "@" + crossDomain + "/phone"))
+		return s != nil && s.Node() == "node2"
+	})
+	bob.send("<message to='%s' type='chat' id='three'><body>three</body></message>", alice.jid())
+	moved.expect("a message after the move", messageID("three"))
+	if msg := bob.none("alice going unavailable (she never did)", presenceFrom(alice.jid(), "unavailable")); msg != "" {
+		t.Error(msg)
+	}
+}
+
+func smSend(t *testing.T, c *xmppclient.Client, x string) {
+	t.Helper()
+	el, err := stanza.ParseBytes([]byte(x))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send(el); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// In a cluster, resuming a session no node holds fails as on one node
+// (item-not-found), and the client can bind instead.
+func TestResumeUnknownInCluster(t *testing.T) {
+	e := newCrossEnv(t, 2)
+	users := e.accounts("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), crossWait)
+	defer cancel()
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.nodes[1].C2S(), Domain: crossDomain, Username: users[0], Password: crossPassword, StopAfter: xmppclient.StageAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	cc := &crossClient{t: t, name: users[0], c: c}
+	smSend(t, c, "<resume xmlns='urn:xmpp:sm:3' previd='nobody-has-this' h='0'/>")
+	f := cc.expect("<failed/>", func(el *stanza.Element) bool { return el.Is("failed", "urn:xmpp:sm:3") })
+	if f.Child("item-not-found", stanza.NSStanzas) == nil {
+		t.Fatalf("got %s, want item-not-found", f)
+	}
+	if _, err := c.Bind(ctx); err != nil {
+		t.Fatalf("bind after the failed resumption: %v", err)
 	}
 }
