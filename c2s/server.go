@@ -244,24 +244,67 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // connection has ended, or when ctx expires (the rest are then cut, and
 // ctx's error returned). progress, if not nil, is told how many
 // connections are still open after each one is asked to leave.
-func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directTLS bool) *stanza.StreamError, progress func(open int)) error {
+func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directTLS bool) *stanza.StreamError, progress func(open int), resumeElsewhere bool) error {
 	lim := rate.NewLimiter(rate.Limit(max(perSecond, 1)), max(perSecond/10, 1))
 	for _, c := range s.stopAccepting() {
 		if err := lim.Wait(ctx); err != nil {
 			break
 		}
-		var why *stanza.StreamError
-		if redirect != nil {
-			why = redirect(c.directTLS)
+		if resumeElsewhere && c.dropForResume() {
+			// A client with resumable stream management just loses its
+			// connection: it reconnects (through the balancer) and
+			// resumes on another node, which takes the session over.
+		} else {
+			var why *stanza.StreamError
+			if redirect != nil {
+				why = redirect(c.directTLS)
+			}
+			c.Close(why)
 		}
-		c.Close(why)
 		if progress != nil {
 			progress(s.Count())
 		}
 	}
 	err := s.wait(ctx)
+	if err == nil {
+		err = s.waitResumed(ctx)
+	}
 	s.expireDetached()
 	return err
+}
+
+// waitResumed waits, within ctx, until no session waits for a resumption
+// here (their clients resumed them elsewhere).
+func (s *Server) waitResumed(ctx context.Context) error {
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for s.detachedCount() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// detachedCount is how many sessions wait for a resumption.
+func (s *Server) detachedCount() int {
+	s.resMu.Lock()
+	list := make([]*conn, 0, len(s.resumables))
+	for _, c := range s.resumables {
+		list = append(list, c)
+	}
+	s.resMu.Unlock()
+	n := 0
+	for _, c := range list {
+		c.out.mu.Lock()
+		if c.out.sm.detached && !c.out.sm.over {
+			n++
+		}
+		c.out.mu.Unlock()
+	}
+	return n
 }
 
 // stopAccepting closes the listeners and returns the open connections.

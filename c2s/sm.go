@@ -203,6 +203,9 @@ func (c *conn) detach() bool {
 	o := c.out
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	if o.sm.detached {
+		return o.conn == c // already (a drain dropped the connection)
+	}
 	if o.sm.id == "" || o.sm.over || o.closed || o.conn != c {
 		return false
 	}
@@ -504,4 +507,21 @@ func (c *conn) resumeFrom(ho *Handover, prev string) error {
 	c.srv.core.DeliverPendingOffline(context.Background(), full.Bare())
 	c.srv.log.Debug("c2s: session resumed from another node", "jid", full, "resent", len(ho.Unacked))
 	return nil
+}
+
+// dropForResume, for a drain: a session that can be resumed is detached
+// and its connection closed without a word, as if the network had
+// dropped, so that its client comes back and resumes — on another node,
+// through the balancer. It reports false (nothing done) for other
+// sessions.
+func (c *conn) dropForResume() bool {
+	o := c.out
+	o.mu.Lock()
+	resumable := o.sm.id != "" && !o.sm.over && !o.sm.detached && !o.closed && o.conn == c
+	o.mu.Unlock()
+	if !resumable || !c.detach() {
+		return false
+	}
+	_ = c.nc.Close() // the reader ends; finish sees the session detached
+	return true
 }

@@ -48,7 +48,10 @@ func (s *Server) Drain(ctx context.Context, progress func(open int)) error {
 		}
 		return r.next(directTLS)
 	}
-	err := s.c2s.Drain(ctx, s.cfg.Cluster.DrainRate, redirect, progress)
+	// Clients with resumable stream management lose their connection
+	// instead, and resume on another node, when there is one to take them.
+	elsewhere := r != nil && r.anyOther()
+	err := s.c2s.Drain(ctx, s.cfg.Cluster.DrainRate, redirect, progress, elsewhere)
 	if err != nil {
 		s.log.Warn("draining: time is up, cutting the remaining connections", "err", err)
 	} else {
@@ -124,4 +127,14 @@ func (r *redirector) next(directTLS bool) *stanza.StreamError {
 	}
 	r.sent[best]++
 	return &stanza.StreamError{Condition: stanza.SeeOtherHost, Other: addr, Text: "this node is draining; please continue on " + best}
+}
+
+// anyOther reports whether another live node takes clients.
+func (r *redirector) anyOther() bool {
+	for _, m := range r.node.Members() {
+		if m.Name != r.node.Name() && !m.Draining {
+			return true
+		}
+	}
+	return false
 }

@@ -20,8 +20,10 @@ import (
 	"github.com/parley-im/parley/internal/testserver"
 	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
+	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/server"
 	"github.com/parley-im/parley/stanza"
+	"github.com/parley-im/parley/storage"
 )
 
 // drainCluster is a cluster whose nodes keep their addresses across
@@ -502,5 +504,74 @@ func waitUntil(t testing.TB, timeout time.Duration, what string, fn func() bool)
 	t.Helper()
 	if !testutil.Poll(timeout, fn) {
 		t.Fatalf("not within %v: %s", timeout, what)
+	}
+}
+
+// Draining a node, a client with resumable stream management just loses
+// its connection: it comes back on another node and resumes there, with
+// what arrived in between; the drain ends once the session has moved.
+func TestDrainResumesElsewhere(t *testing.T) {
+	c := startDrainCluster(t, 2, false, nil)
+	e := &crossEnv{t: t, nodes: []*testserver.Server{c.node(0), c.node(1)}, seq: new(atomic.Int32)}
+	users := e.accounts("alice", "bob")
+	subscribeTo(t, e, users[1], users[0]) // bob sees alice's presence
+	bob := e.online(1, users[1], "pc", 0)
+	alice := e.dial(0, users[0], "phone")
+	smSend(t, alice.c, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	id := alice.expect("<enabled/>", func(el *stanza.Element) bool { return el.Is("enabled", "urn:xmpp:sm:3") }).Attr("id")
+	alice.available(0)
+	bob.expect("alice's presence", presenceFrom(alice.jid(), ""))
+	e.waitSeen(alice, "available", func(s *router.Session) bool { a, _ := s.Available(); return a })
+
+	drained := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		drained <- c.node(0).Drain(ctx, nil)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), crossWait)
+	defer cancel()
+	if _, err := alice.c.Expect(ctx, func(*stanza.Element) bool { return false }); err == nil || errors.As(err, new(*stanza.StreamError)) || errors.Is(err, stanza.ErrStreamClosed) {
+		t.Fatalf("alice's stream ended with %v, want the connection dropped without a word", err)
+	}
+	bob.send("<message to='%s' type='chat' id='between'><body>between</body></message>", alice.jid())
+	bob.sync()
+
+	again, err := dialAuth(ctx, c.addr(1), users[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = again.Close() })
+	moved := &crossClient{t: t, name: users[0] + "@node2", c: again}
+	smSend(t, again, fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='1'/>", id))
+	moved.expect("<resumed/>", func(el *stanza.Element) bool { return el.Is("resumed", "urn:xmpp:sm:3") })
+	moved.expect("the message sent while she moved", messageID("between"))
+	select {
+	case err := <-drained:
+		if err != nil {
+			t.Fatalf("Drain: %v", err)
+		}
+	case <-time.After(crossWait):
+		t.Fatal("the drain did not end after the session moved")
+	}
+	if msg := bob.none("alice going unavailable", presenceFrom(alice.jid(), "unavailable")); msg != "" {
+		t.Error(msg)
+	}
+}
+
+func dialAuth(ctx context.Context, addr, local string) (*xmppclient.Client, error) {
+	return xmppclient.Dial(ctx, xmppclient.Config{Addr: addr, Domain: crossDomain, Username: local, Password: crossPassword, StopAfter: xmppclient.StageAuth})
+}
+
+// subscribeTo makes subscriber subscribed to contact's presence (and not
+// the other way round), in storage.
+func subscribeTo(t *testing.T, e *crossEnv, subscriber, contact string) {
+	t.Helper()
+	for _, it := range []struct{ owner, other, sub string }{
+		{subscriber, contact, storage.SubTo}, {contact, subscriber, storage.SubFrom},
+	} {
+		if _, err := e.nodes[0].Store().PutRosterItem(t.Context(), it.owner+"@"+crossDomain, storage.RosterItem{Contact: it.other + "@" + crossDomain, Subscription: it.sub}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

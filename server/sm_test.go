@@ -14,7 +14,6 @@ import (
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
-	"github.com/parley-im/parley/storage"
 )
 
 // A session waiting to be resumed when the server stops is ended, and what
@@ -81,13 +80,7 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	// bob is subscribed to alice's presence (and she not to his, so that
 	// what she receives before the break is exactly her echo and one
 	// message).
-	for _, it := range []struct{ owner, contact, sub string }{
-		{users[0], users[1], storage.SubFrom}, {users[1], users[0], storage.SubTo},
-	} {
-		if _, err := e.nodes[0].Store().PutRosterItem(t.Context(), it.owner+"@"+crossDomain, storage.RosterItem{Contact: it.contact + "@" + crossDomain, Subscription: it.sub}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribeTo(t, e, users[1], users[0])
 	bob := e.online(1, users[1], "pc", 0)
 	alice := e.dial(0, users[0], "phone")
 	smSend(t, alice.c, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
