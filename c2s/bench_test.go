@@ -14,7 +14,15 @@ import (
 // server over loopback TCP — parse, stamp, route, serialize, write — with
 // one message in flight: each iteration sends from alice to bob's full JID
 // and waits for bob to read it.
-func BenchmarkMessageRoundTrip(b *testing.B) {
+func BenchmarkMessageRoundTrip(b *testing.B) { benchRoundTrip(b, false) }
+
+// BenchmarkMessageRoundTripSM is the same with stream management on both
+// clients: the server keeps each stanza until bob acknowledges it (he
+// answers every <r/>, which the server sends after each burst) and counts
+// alice's.
+func BenchmarkMessageRoundTripSM(b *testing.B) { benchRoundTrip(b, true) }
+
+func benchRoundTrip(b *testing.B, sm bool) {
 	s := testserver.Start(b, testserver.PlainTCP)
 	s.AddUser("alice@localhost", pw)
 	s.AddUser("bob@localhost", pw)
@@ -29,6 +37,17 @@ func BenchmarkMessageRoundTrip(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer bob.Close()
+	if sm {
+		for _, c := range []*xmppclient.Client{alice, bob} {
+			if err := c.Send(stanza.New("enable", "urn:xmpp:sm:3", "resume", "true")); err != nil {
+				b.Fatal(err)
+			}
+			if el, err := c.Next(); err != nil || !el.Is("enabled", "urn:xmpp:sm:3") {
+				b.Fatalf("enable: %v %v", el, err)
+			}
+		}
+	}
+	handled := 0 // stanzas bob received, for his acks
 	body := stanza.New("body", stanza.NSClient).SetText("Hello there, how are you doing today?")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -38,12 +57,19 @@ func BenchmarkMessageRoundTrip(b *testing.B) {
 			b.Fatal(err)
 		}
 		got, err := bob.Next()
+		for err == nil && got.Is("r", "urn:xmpp:sm:3") {
+			err = bob.Send(stanza.New("a", "urn:xmpp:sm:3", "h", strconv.Itoa(handled)))
+			if err == nil {
+				got, err = bob.Next()
+			}
+		}
 		if err != nil {
 			b.Fatal(err)
 		}
 		if got.Name != "message" || got.ID() != strconv.Itoa(i) {
 			b.Fatalf("got %v", got)
 		}
+		handled++
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 }
