@@ -20,7 +20,6 @@ import (
 	"github.com/parley-im/parley/internal/testserver"
 	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
-	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/server"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
@@ -514,14 +513,7 @@ func TestDrainResumesElsewhere(t *testing.T) {
 	c := startDrainCluster(t, 2, false, nil)
 	e := &crossEnv{t: t, nodes: []*testserver.Server{c.node(0), c.node(1)}, seq: new(atomic.Int32)}
 	users := e.accounts("alice", "bob")
-	subscribeTo(t, e, users[1], users[0]) // bob sees alice's presence
-	bob := e.online(1, users[1], "pc", 0)
-	alice := e.dial(0, users[0], "phone")
-	smSend(t, alice.c, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
-	id := alice.expect("<enabled/>", func(el *stanza.Element) bool { return el.Is("enabled", "urn:xmpp:sm:3") }).Attr("id")
-	alice.available(0)
-	bob.expect("alice's presence", presenceFrom(alice.jid(), ""))
-	e.waitSeen(alice, "available", func(s *router.Session) bool { a, _ := s.Available(); return a })
+	bob, alice, id := resumableAlice(t, e, users)
 
 	drained := make(chan error, 1)
 	go func() {

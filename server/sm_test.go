@@ -77,17 +77,7 @@ func TestShutdownKeepsUnacknowledged(t *testing.T) {
 func TestResumeOnAnotherNode(t *testing.T) {
 	e := newCrossEnv(t, 2)
 	users := e.accounts("alice", "bob")
-	// bob is subscribed to alice's presence (and she not to his, so that
-	// what she receives before the break is exactly her echo and one
-	// message).
-	subscribeTo(t, e, users[1], users[0])
-	bob := e.online(1, users[1], "pc", 0)
-	alice := e.dial(0, users[0], "phone")
-	smSend(t, alice.c, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
-	id := alice.expect("<enabled/>", func(el *stanza.Element) bool { return el.Is("enabled", "urn:xmpp:sm:3") }).Attr("id")
-	alice.available(0)
-	bob.expect("alice's presence", presenceFrom(alice.jid(), ""))
-	e.waitSeen(alice, "available", func(s *router.Session) bool { a, _ := s.Available(); return a })
+	bob, alice, id := resumableAlice(t, e, users)
 	bob.send("<message to='%s' type='chat' id='one'><body>one</body></message>", alice.jid())
 	alice.expect("message one", messageID("one")) // she has received two stanzas: her echo and this
 
@@ -160,4 +150,22 @@ func TestResumeUnknownInCluster(t *testing.T) {
 	if _, err := c.Bind(ctx); err != nil {
 		t.Fatalf("bind after the failed resumption: %v", err)
 	}
+}
+
+// resumableAlice sets up users[0] (alice) on node 0 with resumable stream
+// management and available, and users[1] (bob) on node 1, subscribed to
+// her presence (she not to his, so that she receives exactly her own
+// presence echo before anything the test sends). It returns bob, alice and
+// her SM-ID once every node sees her available.
+func resumableAlice(t *testing.T, e *crossEnv, users []string) (bob, alice *crossClient, id string) {
+	t.Helper()
+	subscribeTo(t, e, users[1], users[0])
+	bob = e.online(1, users[1], "pc", 0)
+	alice = e.dial(0, users[0], "phone")
+	smSend(t, alice.c, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	id = alice.expect("<enabled/>", func(el *stanza.Element) bool { return el.Is("enabled", "urn:xmpp:sm:3") }).Attr("id")
+	alice.available(0)
+	bob.expect("alice's presence", presenceFrom(alice.jid(), ""))
+	e.waitSeen(alice, "available", func(s *router.Session) bool { a, _ := s.Available(); return a })
+	return bob, alice, id
 }
