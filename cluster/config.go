@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -51,6 +52,11 @@ type Config struct {
 	// Every node of a cluster has the same secret. Route traffic is still
 	// not encrypted.
 	Secret string
+
+	// RouteTLS, when set, is the TLS configuration of the routes: both
+	// directions, normally with the node's certificate, the cluster's CA
+	// as RootCAs and ClientCAs, and client certificates required.
+	RouteTLS *tls.Config
 
 	// Peers are route URLs of other nodes' embedded servers, such as
 	// "nats://10.0.0.2:6222". One reachable peer is enough: the NATS

@@ -116,6 +116,10 @@ func serverOptions(cfg Config, instance string) (*server.Options, error) {
 		// a second for about an hour, as explicit Peers are for ever.
 		ConnectRetries: implicitRouteRetries,
 	}
+	if cfg.RouteTLS != nil {
+		opts.Cluster.TLSConfig = cfg.RouteTLS
+		opts.Cluster.TLSTimeout = 5 // seconds, for the handshake
+	}
 	if cfg.Secret != "" {
 		// Routes learnt by gossip get these credentials from nats-server;
 		// the configured peers get them here.
@@ -141,7 +145,7 @@ const routeUser = "parley"
 // openRoutes reports whether the route listener takes connections from
 // other machines without authentication.
 func openRoutes(cfg Config) bool {
-	if cfg.Listen == "" || cfg.Secret != "" {
+	if cfg.Listen == "" || cfg.Secret != "" || cfg.RouteTLS != nil {
 		return false
 	}
 	host, _, err := net.SplitHostPort(cfg.Listen)

@@ -2,7 +2,15 @@ package cluster
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"log/slog"
+	"math/big"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +100,98 @@ func TestOpenRoutes(t *testing.T) {
 	} {
 		if got := openRoutes(Config{Listen: tc.listen, Secret: tc.secret}); got != tc.open {
 			t.Errorf("openRoutes(%q, secret %v) = %v, want %v", tc.listen, tc.secret != "", got, tc.open)
+		}
+	}
+}
+
+// testCA issues certificates for route TLS tests.
+type testCA struct {
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+	pool *x509.CertPool
+}
+
+func newTestCA(t *testing.T) *testCA {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "parley test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &testCA{cert: cert, key: key, pool: pool}
+}
+
+// tlsConfig issues a node certificate for 127.0.0.1 and returns the route
+// TLS configuration a node would use with it.
+func (ca *testCA) tlsConfig(t *testing.T, name string) *tls.Config {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}},
+		RootCAs:      ca.pool, ClientCAs: ca.pool,
+		ClientAuth: tls.RequireAndVerifyClientCert, MinVersion: tls.VersionTLS12,
+	}
+}
+
+// With route TLS, nodes whose certificates come from the cluster's CA form
+// a cluster; a node without TLS, or with a certificate from another CA, is
+// refused and stays alone.
+func TestRouteTLS(t *testing.T) {
+	ca := newTestCA(t)
+	logs := &logCapture{}
+	nodes := startCluster(t, 2, func(c *Config) {
+		c.RouteTLS = ca.tlsConfig(t, c.NodeName)
+		if c.NodeName == "n1" {
+			c.Log = slog.New(logs)
+		}
+	})
+	for name, rt := range map[string]*tls.Config{
+		"no TLS":     nil,
+		"another CA": newTestCA(t).tlsConfig(t, "intruder"),
+	} {
+		cfg := testConfig(t, "intruder", nodes[0].routeURL())
+		cfg.RouteTLS = rt
+		intruder := startNode(t, cfg)
+		eventually(t, 10*time.Second, func() error {
+			if !logs.has("tls route handshake error") {
+				return errString("n1 has not refused the intruder's route yet (" + name + ")")
+			}
+			return nil
+		})
+		if got := memberNames(intruder.Members()); len(got) != 1 {
+			t.Fatalf("the intruder (%s) sees %v", name, got)
+		}
+		waitMembers(t, time.Second, nodes, "n1", "n2")
+		logs.mu.Lock()
+		logs.msgs = nil
+		logs.mu.Unlock()
+		if err := intruder.Shutdown(t.Context()); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

@@ -42,10 +42,15 @@ type Debug struct {
 // Cluster makes this server one node of a cluster (see docs/cluster.md).
 // With NodeName empty the server runs alone.
 type Cluster struct {
-	NodeName  string        `yaml:"node_name" env:"NODE_NAME"`   // unique per node; "" = not clustered
-	Listen    string        `yaml:"listen" env:"LISTEN"`         // embedded NATS route listener, host:port
-	Peers     []string      `yaml:"peers" env:"PEERS"`           // other nodes' route URLs, nats://host:port
-	Secret    string        `yaml:"secret" env:"SECRET"`         // shared by every node; required to join the routes
+	NodeName string   `yaml:"node_name" env:"NODE_NAME"` // unique per node; "" = not clustered
+	Listen   string   `yaml:"listen" env:"LISTEN"`       // embedded NATS route listener, host:port
+	Peers    []string `yaml:"peers" env:"PEERS"`         // other nodes' route URLs, nats://host:port
+	Secret   string   `yaml:"secret" env:"SECRET"`       // shared by every node; required to join the routes
+	// Route TLS: each node's certificate and key, and the CA that issued
+	// every node's; nodes then talk over mutually authenticated TLS.
+	TLSCert   string        `yaml:"tls_cert" env:"TLS_CERT"`
+	TLSKey    string        `yaml:"tls_key" env:"TLS_KEY"`
+	TLSCA     string        `yaml:"tls_ca" env:"TLS_CA"`
 	NATSURL   string        `yaml:"nats_url" env:"NATS_URL"`     // an external NATS cluster instead of the embedded one
 	Heartbeat time.Duration `yaml:"heartbeat" env:"HEARTBEAT"`   // how often a node announces itself
 	DeadAfter time.Duration `yaml:"dead_after" env:"DEAD_AFTER"` // silence after which a node is dead

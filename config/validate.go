@@ -183,6 +183,18 @@ func (v *validator) cluster(c Cluster, driver string) {
 			v.add(fmt.Sprintf("cluster.peers[%d]", i), "must be a route URL like nats://10.0.0.2:6222; got %q", p)
 		}
 	}
+	if set := btoi(c.TLSCert != "") + btoi(c.TLSKey != "") + btoi(c.TLSCA != ""); set > 0 {
+		if set < 3 {
+			v.add("cluster.tls_cert", "route TLS needs cluster.tls_cert, cluster.tls_key and cluster.tls_ca together")
+		} else {
+			v.file("cluster.tls_cert", c.TLSCert)
+			v.file("cluster.tls_key", c.TLSKey)
+			v.file("cluster.tls_ca", c.TLSCA)
+		}
+		if c.NATSURL != "" {
+			v.add("cluster.tls_cert", "not used with cluster.nats_url: configure TLS in the URL (tls://) and the external NATS cluster")
+		}
+	}
 	if c.Secret != "" && len(c.Secret) < 16 {
 		v.add("cluster.secret", "must be at least 16 characters (every node has the same one; e.g. the output of: openssl rand -hex 24)")
 	}
@@ -213,4 +225,11 @@ func (v *validator) cluster(c Cluster, driver string) {
 		v.add("cluster.drain_rate", "must be at least 1 (clients moved per second), got %d", c.DrainRate)
 	}
 	v.duration("cluster.drain_timeout", c.DrainTimeout, time.Second)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

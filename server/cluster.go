@@ -2,6 +2,8 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,7 @@ import (
 	"github.com/parley-im/parley/c2s"
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/cluster/directory"
+	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/stanza"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -26,11 +29,16 @@ func (s *Server) startCluster(ctx context.Context) error {
 	if c.NATSURL != "" {
 		listen = "" // an external NATS cluster: no embedded server to listen
 	}
+	routeTLS, err := routeTLSConfig(c)
+	if err != nil {
+		return err
+	}
 	node, err := cluster.Start(ctx, cluster.Config{
 		NodeName:  c.NodeName,
 		Listen:    listen,
 		Peers:     c.Peers,
 		Secret:    c.Secret,
+		RouteTLS:  routeTLS,
 		NATSURL:   c.NATSURL,
 		Heartbeat: c.Heartbeat,
 		DeadAfter: c.DeadAfter,
@@ -158,4 +166,32 @@ func (s *Server) handOver(id, user string, h uint32) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(ho)
+}
+
+// routeTLSConfig builds the routes' TLS from cluster.tls_*: the node's
+// certificate both ways, and only certificates from the cluster's CA
+// accepted.
+func routeTLSConfig(c config.Cluster) (*tls.Config, error) {
+	if c.TLSCert == "" {
+		return nil, nil
+	}
+	cert, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.tls_cert/tls_key: %w", err)
+	}
+	pem, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("cluster.tls_ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("cluster.tls_ca: %s holds no PEM certificate", c.TLSCA)
+	}
+	return &tls.Config{
+		Certificates: []tls.Certificate{cert},
+		RootCAs:      pool,
+		ClientCAs:    pool,
+		ClientAuth:   tls.RequireAndVerifyClientCert,
+		MinVersion:   tls.VersionTLS12,
+	}, nil
 }
