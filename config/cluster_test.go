@@ -49,6 +49,14 @@ func TestClusterValidation(t *testing.T) {
 			c.Cluster.NodeName = "n1"
 			c.Cluster.ClientTLSAddress = "0.0.0.0:5223"
 		}, "cluster.client_tls_address"},
+		{"route TLS without the CA", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.TLSCert, c.Cluster.TLSKey = "/etc/parley/n1.crt", "/etc/parley/n1.key"
+		}, "cluster.tls_cert: route TLS needs"},
+		{"route TLS files missing", func(c *Config) {
+			c.Cluster.NodeName = "n1"
+			c.Cluster.TLSCert, c.Cluster.TLSKey, c.Cluster.TLSCA = "/nonexistent/n1.crt", "/nonexistent/n1.key", "/nonexistent/ca.crt"
+		}, "cluster.tls_ca"},
 		{"drain rate zero", func(c *Config) {
 			c.Cluster.NodeName = "n1"
 			c.Cluster.DrainRate = 0
