@@ -166,8 +166,12 @@ func randomIfZero(port int) int {
 	return port
 }
 
-// routeConnectErr starts nats-server's message for a failed route dial.
-const routeConnectErr = "Error trying to connect to route"
+// routeConnectErr starts nats-server's message for a failed route dial;
+// routeWriteErr is its message for a write to a route that broke.
+const (
+	routeConnectErr = "Error trying to connect to route"
+	routeWriteErr   = "Error flushing"
+)
 
 // natsLogger adapts nats-server's Logger to slog. Warnings and errors pass
 // through at their level; notices go to debug (they are the startup banner
@@ -185,9 +189,9 @@ func (l *natsLogger) Noticef(format string, v ...any) { l.logf(slog.LevelDebug, 
 func (l *natsLogger) Warnf(format string, v ...any)   { l.logf(slog.LevelWarn, format, v) }
 func (l *natsLogger) Errorf(format string, v ...any) {
 	level := slog.LevelError
-	if strings.HasPrefix(format, routeConnectErr) {
-		// Every survivor logs this when a node leaves or dies; the
-		// membership layer reports the departure itself.
+	if strings.HasPrefix(format, routeConnectErr) || strings.Contains(format, " - rid:") && strings.Contains(format, routeWriteErr) {
+		// Every survivor logs these when a node leaves or dies, or a
+		// route is cut; the membership layer reports the departure itself.
 		level = slog.LevelWarn
 	}
 	l.logf(level, format, v)

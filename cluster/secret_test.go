@@ -195,3 +195,36 @@ func TestRouteTLS(t *testing.T) {
 		}
 	}
 }
+
+// levelCapture keeps the level of each record.
+type levelCapture struct {
+	logCapture
+	levels []slog.Level
+}
+
+func (l *levelCapture) Handle(ctx context.Context, r slog.Record) error {
+	l.mu.Lock()
+	l.levels = append(l.levels, r.Level)
+	l.mu.Unlock()
+	return nil
+}
+
+// Route failures that every partition or departure causes are warnings;
+// other NATS errors stay errors.
+func TestNATSLogLevels(t *testing.T) {
+	for _, tc := range []struct {
+		format string
+		want   slog.Level
+	}{
+		{"Error trying to connect to route (attempt 1): %v", slog.LevelWarn},
+		{"127.0.0.1:6222 - rid:12 - Error flushing: %v", slog.LevelWarn},
+		{"127.0.0.1:4222 - cid:3 - Error flushing: %v", slog.LevelError},
+		{"Error listening on port: %v", slog.LevelError},
+	} {
+		h := &levelCapture{}
+		(&natsLogger{log: slog.New(h)}).Errorf(tc.format, "x")
+		if len(h.levels) != 1 || h.levels[0] != tc.want {
+			t.Errorf("%q logged at %v, want %v", tc.format, h.levels, tc.want)
+		}
+	}
+}
