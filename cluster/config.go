@@ -37,8 +37,8 @@ type Config struct {
 	// embedded server takes no routes (a single node), or, with NATSURL
 	// set, that there is no embedded server at all.
 	//
-	// The route port has no authentication or TLS yet: it must only be
-	// reachable on a private network.
+	// Without Secret or RouteTLS the route port accepts any node: it must
+	// then only be reachable on a private network.
 	Listen string
 
 	// ClientListen is host:port for the embedded server's client port,
@@ -49,8 +49,8 @@ type Config struct {
 
 	// Secret, when set, is required of every node that routes to this
 	// one (NATS cluster authorization): nodes without it cannot join.
-	// Every node of a cluster has the same secret. Route traffic is still
-	// not encrypted.
+	// Every node of a cluster has the same secret. It does not encrypt:
+	// see RouteTLS.
 	Secret string
 
 	// RouteTLS, when set, is the TLS configuration of the routes: both

@@ -13,7 +13,8 @@
 //
 // It does not route stanzas or keep a session directory (package
 // cluster/directory does, and resynchronises after a partition); those
-// build on Node.Conn and Node.Watch. The embedded NATS server
-// has no authentication and no TLS on its route port yet: routes must only
-// be reachable on a private network.
+// build on Node.Conn and Node.Watch. The embedded NATS server's routes
+// are authenticated by Config.Secret and/or mutually authenticated TLS
+// (Config.RouteTLS); with neither, they must only be reachable on a
+// private network.
 package cluster
