@@ -218,6 +218,7 @@ func (c *conn) detach() bool {
 		o.buf = nil
 	}
 	o.sm.timer = time.AfterFunc(c.srv.cfg.SMResumeTimeout, c.expire)
+	c.srv.cfg.Metrics.SMDetached.Inc()
 	c.srv.log.Debug("c2s: connection lost; session kept for resumption", "jid", c.sess.JID(), "unacked", len(o.sm.unacked))
 	return true
 }
@@ -233,6 +234,7 @@ func (c *conn) expire() {
 	o.sm.over = true
 	o.closed = true
 	o.mu.Unlock()
+	c.srv.cfg.Metrics.SMExpired.Inc()
 	c.srv.log.Debug("c2s: resumption window over; session ended", "jid", c.sess.JID())
 	c.leave()
 	c.rerouteUnacked()
@@ -344,6 +346,7 @@ func (c *conn) smResume(el *stanza.Element) error {
 	c.sess = old.sess
 	c.bound.Store(old.sess)
 	_ = c.nc.SetReadDeadline(time.Time{})
+	c.srv.cfg.Metrics.SMResumed.WithLabelValues("local").Inc()
 	c.srv.log.Debug("c2s: session resumed", "jid", c.sess.JID(), "resent", resent)
 	return nil
 }
@@ -505,6 +508,7 @@ func (c *conn) resumeFrom(ho *Handover, prev string) error {
 	// Stanzas stored offline while the session moved (routed to neither
 	// node in the instant between) are handed to it now.
 	c.srv.core.DeliverPendingOffline(context.Background(), full.Bare())
+	c.srv.cfg.Metrics.SMResumed.WithLabelValues("remote").Inc()
 	c.srv.log.Debug("c2s: session resumed from another node", "jid", full, "resent", len(ho.Unacked))
 	return nil
 }

@@ -113,6 +113,11 @@ func TestResumeOnAnotherNode(t *testing.T) {
 	})
 	bob.send("<message to='%s' type='chat' id='three'><body>three</body></message>", alice.jid())
 	moved.expect("a message after the move", messageID("three"))
+	for node, line := range map[int]string{0: "parley_sm_detached_total 1", 1: `parley_sm_resumed_total{from="remote"} 1`} {
+		if m := get(t, "http://"+e.nodes[node].HTTP()+"/metrics"); !strings.Contains(m, line+"\n") {
+			t.Errorf("node%d: /metrics lacks %q", node+1, line)
+		}
+	}
 	if msg := bob.none("alice going unavailable (she never did)", presenceFrom(alice.jid(), "unavailable")); msg != "" {
 		t.Error(msg)
 	}
