@@ -323,20 +323,8 @@ func (c *conn) smResume(el *stanza.Element) error {
 	}
 	o.sm.detached = false
 	o.conn = c
-	o.appendLocked(func(b []byte) []byte {
-		b = append(b, "<resumed xmlns='urn:xmpp:sm:3' h='"...)
-		b = strconv.AppendUint(b, uint64(o.sm.inH.Load()), 10)
-		b = append(b, "' previd='"...)
-		b = append(b, prev...)
-		b = append(b, "'/>"...)
-		for _, st := range o.sm.unacked {
-			b = append(b, st...)
-		}
-		return b
-	})
-	o.sm.requested = false
+	o.queueResumedLocked(prev)
 	resent := len(o.sm.unacked)
-	o.kickLocked()
 	o.mu.Unlock()
 	if oldNC != nil {
 		closeWithConflict(oldNC)
@@ -490,18 +478,7 @@ func (c *conn) resumeFrom(ho *Handover, prev string) error {
 	o.sm.inH.Store(ho.InH)
 	o.sm.outH = ho.OutH
 	o.sm.unacked = ho.Unacked
-	o.appendLocked(func(b []byte) []byte {
-		b = append(b, "<resumed xmlns='urn:xmpp:sm:3' h='"...)
-		b = strconv.AppendUint(b, uint64(ho.InH), 10)
-		b = append(b, "' previd='"...)
-		b = append(b, prev...)
-		b = append(b, "'/>"...)
-		for _, st := range ho.Unacked {
-			b = append(b, st...)
-		}
-		return b
-	})
-	o.kickLocked()
+	o.queueResumedLocked(prev)
 	o.mu.Unlock()
 	c.srv.addResumable(ho.ID, c)
 	_ = c.nc.SetReadDeadline(time.Time{})
@@ -528,4 +505,24 @@ func (c *conn) dropForResume() bool {
 	}
 	_ = c.nc.Close() // the reader ends; finish sees the session detached
 	return true
+}
+
+// queueResumedLocked answers a resumption: <resumed/> with the count of the
+// client's stanzas handled, then every stanza the client has not
+// acknowledged, written again (XEP-0198 §5). prev is the session's id
+// (ours, so it needs no escaping).
+func (o *output) queueResumedLocked(prev string) {
+	o.appendLocked(func(b []byte) []byte {
+		b = append(b, "<resumed xmlns='urn:xmpp:sm:3' h='"...)
+		b = strconv.AppendUint(b, uint64(o.sm.inH.Load()), 10)
+		b = append(b, "' previd='"...)
+		b = append(b, prev...)
+		b = append(b, "'/>"...)
+		for _, st := range o.sm.unacked {
+			b = append(b, st...)
+		}
+		return b
+	})
+	o.sm.requested = false
+	o.kickLocked()
 }

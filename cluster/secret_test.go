@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"fmt"
 	"log/slog"
 	"math/big"
 	"net"
@@ -58,27 +59,35 @@ func TestRouteSecret(t *testing.T) {
 	for _, bad := range []string{"", "another-secret-of-some-length"} {
 		cfg := testConfig(t, "intruder", nodes[0].routeURL())
 		cfg.Secret = bad
-		intruder := startNode(t, cfg)
-		eventually(t, 10*time.Second, func() error {
-			if !logs.has("authoriz") && !logs.has("authenticat") {
-				return errRouteNotRefused
-			}
-			return nil
-		})
-		if got := memberNames(intruder.Members()); len(got) != 1 {
-			t.Fatalf("the intruder (secret %q) sees %v", bad, got)
-		}
-		waitMembers(t, time.Second, nodes, "n1", "n2")
-		logs.mu.Lock()
-		logs.msgs = nil
-		logs.mu.Unlock()
-		if err := intruder.Shutdown(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		refused(t, nodes, logs, cfg, fmt.Sprintf("secret %q", bad), "authoriz", "authenticat")
 	}
 }
 
-var errRouteNotRefused = errString("n1 has not refused the intruder's route yet")
+// refused starts an intruder node from cfg and checks that n1 (logging to
+// logs) refuses its route, logging one of the messages, that the intruder
+// stays alone and the cluster unchanged; then it stops the intruder.
+func refused(t *testing.T, nodes []*testNode, logs *logCapture, cfg Config, what string, messages ...string) {
+	t.Helper()
+	intruder := startNode(t, cfg)
+	eventually(t, 10*time.Second, func() error {
+		for _, m := range messages {
+			if logs.has(m) {
+				return nil
+			}
+		}
+		return errString("n1 has not refused the intruder's route yet (" + what + ")")
+	})
+	if got := memberNames(intruder.Members()); len(got) != 1 {
+		t.Fatalf("the intruder (%s) sees %v", what, got)
+	}
+	waitMembers(t, time.Second, nodes, "n1", "n2")
+	logs.mu.Lock()
+	logs.msgs = nil
+	logs.mu.Unlock()
+	if err := intruder.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
 
 type errString string
 
@@ -176,23 +185,7 @@ func TestRouteTLS(t *testing.T) {
 	} {
 		cfg := testConfig(t, "intruder", nodes[0].routeURL())
 		cfg.RouteTLS = rt
-		intruder := startNode(t, cfg)
-		eventually(t, 10*time.Second, func() error {
-			if !logs.has("tls route handshake error") {
-				return errString("n1 has not refused the intruder's route yet (" + name + ")")
-			}
-			return nil
-		})
-		if got := memberNames(intruder.Members()); len(got) != 1 {
-			t.Fatalf("the intruder (%s) sees %v", name, got)
-		}
-		waitMembers(t, time.Second, nodes, "n1", "n2")
-		logs.mu.Lock()
-		logs.msgs = nil
-		logs.mu.Unlock()
-		if err := intruder.Shutdown(t.Context()); err != nil {
-			t.Fatal(err)
-		}
+		refused(t, nodes, logs, cfg, name, "tls route handshake error")
 	}
 }
 

@@ -88,26 +88,7 @@ func (s *Server) deliverMessage(ctx context.Context, st *stanza.Element, from, t
 // the available resources with the highest non-negative priority; for
 // headlines every available non-negative resource (§8.5.2.1.1).
 func (s *Server) messageTargets(bare jid.JID, typ string) []*router.Session {
-	var out []*router.Session
-	best := -1
-	for _, ss := range s.router.Sessions(bare) {
-		avail, prio := ss.Available()
-		if !avail || prio < 0 {
-			continue
-		}
-		if typ == "headline" {
-			out = append(out, ss)
-			continue
-		}
-		switch {
-		case prio > best:
-			best = prio
-			out = append(out[:0], ss)
-		case prio == best:
-			out = append(out, ss)
-		}
-	}
-	return out
+	return pickTargets(s.router.Sessions(bare), typ == "headline")
 }
 
 // storeOffline keeps a message for a user with no available resource

@@ -220,26 +220,7 @@ func (s *Server) RemoteSessionGone(ctx context.Context, sess *router.Session) {
 		return
 	}
 	u := stanza.New("presence", stanza.NSClient, "type", "unavailable", "from", sess.JID().String())
-	owner := sess.JID().Bare()
-	targets := []jid.JID{owner}
-	items, _, err := s.store.Roster(ctx, owner.String())
-	if err != nil {
-		s.log.Error("presence: roster load failed", "jid", owner, "err", err)
-	}
-	for _, it := range items {
-		if it.Subscription == storage.SubFrom || it.Subscription == storage.SubBoth {
-			if c, err := jid.Parse(it.Contact); err == nil {
-				targets = append(targets, c)
-			}
-		}
-	}
-	for _, t := range targets {
-		for _, ss := range s.router.Sessions(t) {
-			if a, _ := ss.Available(); a && ss.IsLocal() {
-				ss.Deliver(u)
-			}
-		}
-	}
+	s.tellLocalWatchers(ctx, sess.JID().Bare(), u, false)
 }
 
 // RemoteSessionBack is the converse of RemoteSessionGone: a session on
@@ -254,7 +235,14 @@ func (s *Server) RemoteSessionBack(ctx context.Context, sess *router.Session) {
 	if a, _ := sess.Available(); !a || p == nil {
 		return
 	}
-	owner := sess.JID().Bare()
+	s.tellLocalWatchers(ctx, sess.JID().Bare(), p, true)
+}
+
+// tellLocalWatchers delivers a presence of one of owner's sessions on
+// another node to the available resources on this node of owner's account
+// and of the contacts it lets see its presence (subscription from or both;
+// with checkBlocks, not those blocked either way).
+func (s *Server) tellLocalWatchers(ctx context.Context, owner jid.JID, p *stanza.Element, checkBlocks bool) {
 	targets := []jid.JID{owner}
 	items, _, err := s.store.Roster(ctx, owner.String())
 	if err != nil {
@@ -265,7 +253,7 @@ func (s *Server) RemoteSessionBack(ctx context.Context, sess *router.Session) {
 			continue
 		}
 		c, err := jid.Parse(it.Contact)
-		if err != nil || s.isBlocked(ctx, owner, c) || s.isBlocked(ctx, c, owner) {
+		if err != nil || checkBlocks && (s.isBlocked(ctx, owner, c) || s.isBlocked(ctx, c, owner)) {
 			continue
 		}
 		targets = append(targets, c)

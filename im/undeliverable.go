@@ -86,7 +86,7 @@ func (s *Server) Undeliverable(ctx context.Context, g Gone, st *stanza.Element) 
 			return
 		}
 	}
-	targets := pickTargets(others)
+	targets := pickTargets(others, false)
 	if len(targets) == 0 {
 		s.storeOffline(ctx, st, bare)
 		return
@@ -116,14 +116,20 @@ func fromOffline(st *stanza.Element, bare jid.JID) bool {
 	return false
 }
 
-// pickTargets applies §8.5.2.1.1 to a list of available, non-negative
-// resources: the ones with the highest priority.
-func pickTargets(list []*router.Session) []*router.Session {
+// pickTargets applies §8.5.2.1.1 to a list of sessions: of the available
+// ones with a non-negative priority, those with the highest priority, or
+// every one when all is set (headlines).
+func pickTargets(list []*router.Session, all bool) []*router.Session {
 	var out []*router.Session
 	best := -1
 	for _, ss := range list {
-		_, prio := ss.Available()
+		avail, prio := ss.Available()
+		if !avail || prio < 0 {
+			continue
+		}
 		switch {
+		case all:
+			out = append(out, ss)
 		case prio > best:
 			best = prio
 			out = append(out[:0], ss)
