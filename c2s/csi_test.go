@@ -23,6 +23,10 @@ func TestCSI(t *testing.T) {
 		}
 	}
 	send(t, alice, "<inactive xmlns='urn:xmpp:csi:0'/>")
+	// A round trip on alice's stream: the server has read <inactive/>.
+	if _, err := alice.Request(ctx(t), stanza.New("iq", stanza.NSClient, "type", "get", "to", "localhost").Append(stanza.New("ping", "urn:xmpp:ping"))); err != nil {
+		t.Fatal(err)
+	}
 	for _, st := range []string{"one", "two", "three"} {
 		send(t, bob, "<presence to='alice@localhost/pc'><status>%s</status></presence>", st)
 	}
