@@ -22,6 +22,7 @@ type SQL struct {
 	d       dialect
 	r, w    *sql.DB // readers, writers; the same pool on PostgreSQL
 	offline *writer[*offlineMsg]
+	archive *writer[*archiveWrite]
 }
 
 var _ Store = (*SQL)(nil)
@@ -58,6 +59,7 @@ func Open(ctx context.Context, driver, dsn string, logger *slog.Logger) (*SQL, e
 		return nil, err
 	}
 	s.offline = newWriter(s.w, s.d, flushOffline, logger)
+	s.archive = newWriter(s.w, s.d, flushArchive, logger)
 	return s, nil
 }
 
@@ -103,6 +105,7 @@ func (s *SQL) Close() error {
 	if !s.offline.stop() {
 		return ErrClosed
 	}
+	s.archive.stop()
 	return s.closeDBs()
 }
 
@@ -117,3 +120,7 @@ func (s *SQL) closeDBs() error {
 // Stats reports what the group-commit writer of offline messages has
 // done so far.
 func (s *SQL) Stats() WriterStats { return s.offline.stats() }
+
+// ArchiveStats reports what the group-commit writer of the archive has
+// done so far.
+func (s *SQL) ArchiveStats() WriterStats { return s.archive.stats() }

@@ -123,6 +123,8 @@ type Store interface {
 	// Unblock removes the JIDs, or everything when jids is empty.
 	Unblock(ctx context.Context, owner string, jids []string) error
 
+	ArchiveStore
+
 	Close() error
 }
 

@@ -26,6 +26,11 @@ var suite = []struct {
 	{"VCard", testVCard},
 	{"Private", testPrivate},
 	{"BlockList", testBlockList},
+	{"ArchiveQuery", testArchiveQuery},
+	{"ArchiveBothSides", testArchiveBothSides},
+	{"ArchiveConcurrent", testArchiveConcurrent},
+	{"ArchivePrefs", testArchivePrefs},
+	{"SMSessions", testSMSessions},
 }
 
 func TestStore(t *testing.T) {
