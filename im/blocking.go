@@ -60,24 +60,29 @@ func (s *Server) blockList(ctx context.Context, owner string) map[string]struct{
 }
 
 // BlocksChanged drops the cached block list of owner, here and (through
-// OnBlocksChanged) on the other nodes of a cluster; the blocking module
+// OnCachedChanged) on the other nodes of a cluster; the blocking module
 // calls it after every change.
-func (s *Server) BlocksChanged(owner string) {
-	s.ForgetBlocks(owner)
-	if s.blocksHook != nil {
-		s.blocksHook(owner)
+func (s *Server) BlocksChanged(owner string) { s.cachedChanged(owner) }
+
+// cachedChanged drops what this node caches of owner's settings and tells
+// the other nodes to do the same.
+func (s *Server) cachedChanged(owner string) {
+	s.ForgetCached(owner)
+	if s.cachedHook != nil {
+		s.cachedHook(owner)
 	}
 }
 
-// ForgetBlocks drops this node's cached block list of owner (another node
-// changed it).
-func (s *Server) ForgetBlocks(owner string) {
+// ForgetCached drops this node's cached block list and archiving
+// preferences of owner (another node changed them).
+func (s *Server) ForgetCached(owner string) {
 	s.blockMu.Lock()
 	delete(s.blocks, owner)
+	delete(s.prefs, owner)
 	s.blockEpoch++
 	s.blockMu.Unlock()
 }
 
-// OnBlocksChanged registers fn, told the owner whenever a block list
-// changes on this node. Call before serving.
-func (s *Server) OnBlocksChanged(fn func(owner string)) { s.blocksHook = fn }
+// OnCachedChanged registers fn, told the owner whenever its block list or
+// archiving preferences change on this node. Call before serving.
+func (s *Server) OnCachedChanged(fn func(owner string)) { s.cachedHook = fn }

@@ -89,10 +89,11 @@ type Server struct {
 	// OnOfflineStored); set before serving.
 	storedHook func(bare jid.JID)
 
-	blockMu    sync.Mutex                     // guards blocks, blockEpoch
-	blocks     map[string]map[string]struct{} // owner bare JID -> blocked JIDs; cache of storage
-	blockEpoch uint64                         // counts invalidations (see blockList)
-	blocksHook func(owner string)             // see OnBlocksChanged
+	blockMu    sync.Mutex                      // guards blocks, prefs, blockEpoch
+	blocks     map[string]map[string]struct{}  // owner bare JID -> blocked JIDs; cache of storage
+	prefs      map[string]storage.ArchivePrefs // owner bare JID -> archiving preferences; cache of storage
+	blockEpoch uint64                          // counts invalidations (see blockList)
+	cachedHook func(owner string)              // see OnCachedChanged
 }
 
 // New creates the core.
@@ -106,6 +107,7 @@ func New(cfg Config, r *router.Router, st storage.Store) *Server {
 		maxOff:  cfg.MaxOfflineMessages,
 		handler: make(map[handlerKey]IQHandler),
 		blocks:  make(map[string]map[string]struct{}),
+		prefs:   make(map[string]storage.ArchivePrefs),
 	}
 	if s.log == nil {
 		s.log = slog.Default()

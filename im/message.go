@@ -34,8 +34,17 @@ func (s *Server) message(ctx context.Context, sess *router.Session, st *stanza.E
 		s.bounce(sess, st, &stanza.Error{Condition: stanza.NotAcceptable, Type: stanza.Cancel, Text: "you have blocked this contact", App: stanza.New("blocked", nsBlockingErrors)})
 		return
 	}
-	s.deliverMessage(ctx, st, sess.JID(), to)
-	s.sentCarbons(sess, st, to)
+	if s.isBlocked(ctx, to.Bare(), sess.JID()) {
+		// Refused before it is archived for the blocker (see deliverMessage).
+		s.bounce(sess, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
+		return
+	}
+	a, ok := s.archiveMessage(ctx, sess, st, sess.JID(), to)
+	if !ok {
+		return
+	}
+	s.deliverMessage(ctx, a.st, sess.JID(), to)
+	s.sentCarbons(sess, a.sent, to)
 }
 
 // deliverMessage delivers a message to a local user, whoever sent it.

@@ -384,6 +384,12 @@ type Session struct {
 
 	carbons atomic.Bool // XEP-0280 enabled
 
+	// durable is the resumption id of the session's stream management
+	// state when it is kept in storage (local sessions only); handling is
+	// the count of client stanzas that includes the one being routed.
+	durable  atomic.Pointer[string]
+	handling atomic.Uint32
+
 	mu              sync.Mutex
 	available       bool
 	priority        int
@@ -525,6 +531,32 @@ func (s *Session) SetRemoteCarbons(on bool) { s.carbons.Store(on) }
 
 // Carbons reports whether the client enabled Message Carbons.
 func (s *Session) Carbons() bool { return s.carbons.Load() }
+
+// SetDurableSM records that the session's stream management state is kept
+// in storage under the resumption id ("" to stop).
+func (s *Session) SetDurableSM(id string) {
+	if id == "" {
+		s.durable.Store(nil)
+		return
+	}
+	s.durable.Store(&id)
+}
+
+// SetHandling records the count of client stanzas handled once the one
+// about to be routed is (the connection's reader calls it before routing
+// each stanza of a durable session).
+func (s *Session) SetHandling(h uint32) { s.handling.Store(h) }
+
+// DurableSM returns the resumption id of a durable session and the count
+// of handled client stanzas that includes the one being routed; ok is
+// false for other sessions.
+func (s *Session) DurableSM() (id string, handled uint32, ok bool) {
+	p := s.durable.Load()
+	if p == nil {
+		return "", 0, false
+	}
+	return *p, s.handling.Load(), true
+}
 
 // WithCarbons returns the sessions of bare that enabled Message Carbons,
 // other than skip; nil (no allocation) when there are none, the usual case.

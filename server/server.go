@@ -259,6 +259,9 @@ func (s *Server) Connections() int { return s.c2s.Count() }
 // Router returns the session directory.
 func (s *Server) Router() *router.Router { return s.router }
 
+// Core returns the routing core (for tests and tools in-process).
+func (s *Server) Core() *im.Server { return s.core }
+
 // Shutdown closes every stream cleanly (system-shutdown), stops the
 // listeners and closes storage once queued writes are committed. Calling it
 // again returns the first call's result.

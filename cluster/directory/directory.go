@@ -45,8 +45,9 @@ const (
 	// message offline: a node where that user has an available session
 	// delivers it (im.Server.OnOfflineStored).
 	offlineSubject = "parley.offline"
-	// blocksSubject carries "node NUL owner" after a block list changed:
-	// the other nodes drop their cached copy (im.Server.OnBlocksChanged).
+	// blocksSubject carries "node NUL owner" after a block list or the
+	// archiving preferences changed: the other nodes drop their cached
+	// copies (im.Server.OnCachedChanged).
 	blocksSubject = "parley.blocks"
 	nodePrefix    = "parley.node."
 )
@@ -159,7 +160,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	}
 	r.Observe(d.localChange)
 	core.OnOfflineStored(d.offlineStored)
-	core.OnBlocksChanged(d.blocksChanged)
+	core.OnCachedChanged(d.blocksChanged)
 	if err := d.nc.Flush(); err != nil {
 		d.Stop()
 		return nil, err
@@ -273,18 +274,19 @@ func (d *Directory) offlineStored(bare jid.JID) {
 	}
 }
 
-// blocksChanged tells the other nodes that owner's block list changed.
+// blocksChanged tells the other nodes that owner's block list or
+// archiving preferences changed.
 func (d *Directory) blocksChanged(owner string) {
 	if err := d.nc.Publish(blocksSubject, []byte(d.name+"\x00"+owner)); err != nil {
 		d.log.Error("directory: publish failed", "subject", blocksSubject, "err", err)
 	}
 }
 
-// onBlocks drops the cached block list another node changed.
+// onBlocks drops the cached settings another node changed.
 func (d *Directory) onBlocks(msg *nats.Msg) {
 	node, owner, ok := strings.Cut(string(msg.Data), "\x00")
 	if ok && node != d.name {
-		d.core.ForgetBlocks(owner)
+		d.core.ForgetCached(owner)
 	}
 }
 
