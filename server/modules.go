@@ -4,6 +4,7 @@ import (
 	"github.com/parley-im/parley/modules/blocking"
 	"github.com/parley-im/parley/modules/carbons"
 	"github.com/parley-im/parley/modules/disco"
+	"github.com/parley-im/parley/modules/mam"
 	"github.com/parley-im/parley/modules/ping"
 	"github.com/parley-im/parley/modules/private"
 	"github.com/parley-im/parley/modules/register"
@@ -27,6 +28,7 @@ func registerModules(s *Server) *disco.Disco {
 	bl := blocking.New(core, s.log, 0)
 	bl.Register(core)
 	core.OnSessionEnded(bl.SessionEnded)
+	mam.New(core, mam.Config{Log: s.log}).Register(core, d)
 	if s.cfg.Registration.Enabled {
 		register.New(core, register.Config{
 			MinPasswordLength: s.cfg.Registration.MinPasswordLength,
