@@ -45,6 +45,9 @@ type conn struct {
 	bound atomic.Pointer[router.Session]
 	relMu sync.Mutex
 	left  bool
+	// durableSM: the session is recorded in storage (durable.go); read
+	// and set by the reading goroutine only.
+	durableSM bool
 
 	// resumedAway: another connection resumed this one's session (sm.go);
 	// this one only closes its socket.
@@ -251,7 +254,13 @@ func (c *conn) handle(el *stanza.Element) error {
 		c.pingID = ""
 		return nil
 	}
+	if c.durableSM {
+		c.sess.SetHandling(c.out.sm.inH.Load() + 1)
+	}
 	c.srv.core.Route(context.Background(), c.sess, el)
+	if c.durableSM && el.Name == "presence" && el.To() == "" {
+		c.presenceChanged()
+	}
 	return nil
 }
 
@@ -385,7 +394,14 @@ func (c *conn) leave() {
 	if c.srv.core.Router().Unbind(s) {
 		c.srv.core.SessionEnded(context.Background(), s)
 	}
-	c.srv.forgetResumable(c.out.smID())
+	c.out.mu.Lock()
+	id, durable := c.out.sm.id, c.out.sm.durable
+	c.out.sm.durable = false
+	c.out.mu.Unlock()
+	if durable {
+		c.srv.marks.end(s.JID().Bare().String(), id)
+	}
+	c.srv.forgetResumable(id)
 }
 
 func randomID(n int) string {

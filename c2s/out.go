@@ -79,7 +79,9 @@ func (o *output) queue(appendTo func([]byte) []byte) bool {
 			return true // kept for rerouting when the session ends
 		}
 		if o.sm.detached {
+			c, b := o.conn, o.sm.unacked[len(o.sm.unacked)-1]
 			o.mu.Unlock()
+			c.queuedDetached(b)
 			return true // kept for the resumption
 		}
 		o.kickLocked()
@@ -291,4 +293,14 @@ func (o *output) isClosed() bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.closed
+}
+
+// queuedDetached tells Config.QueuedDetached about a stanza kept for a
+// session whose connection is gone (b is its copy in unacked).
+func (c *conn) queuedDetached(b []byte) {
+	if fn := c.srv.cfg.QueuedDetached; fn != nil {
+		if s := c.bound.Load(); s != nil {
+			fn(s.JID(), b)
+		}
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
 	"golang.org/x/time/rate"
@@ -56,8 +57,27 @@ type Config struct {
 	// load balancer); it returns ErrNotHere-like errors when none has it,
 	// or a *stanza.StreamError for a bad h.
 	RemoteResume func(id, user string, h uint32) (*Handover, error)
-	Metrics      *Metrics
-	Log          *slog.Logger
+	// Durable stream management (durable.go): with Member set, resumable
+	// sessions are recorded in storage as held by Node's process Member,
+	// and one whose holder is gone is taken over where its client comes
+	// back. HolderAlive reports whether another holder still runs (nil:
+	// none does); a client may come back before the cluster noticed its
+	// node died, so for up to TakeoverWait a holder believed alive is
+	// asked again.
+	Node, Member string
+	HolderAlive  func(node, member string) bool
+	TakeoverWait time.Duration
+
+	// QueuedDetached, when set, is told about each stanza queued for a
+	// session whose connection is gone while it waits for its client to
+	// resume it: full is the session's JID, b the stanza as serialized
+	// for the client (read it, do not keep or change it). The push module
+	// notifies from it (XEP-0357). It runs on the routing goroutine and
+	// must not block.
+	QueuedDetached func(full jid.JID, b []byte)
+
+	Metrics *Metrics
+	Log     *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -100,6 +120,8 @@ type Server struct {
 
 	resMu      sync.Mutex       // guards resumables
 	resumables map[string]*conn // stream management id -> the connection that enabled it
+
+	marks *markFlusher // durable sessions' lazy writes
 }
 
 // NewServer returns a c2s server routing into core.
@@ -120,6 +142,7 @@ func NewServer(cfg Config, core *im.Server, store storage.Store) *Server {
 	for _, h := range cfg.Hosts {
 		s.hosts[h] = true
 	}
+	s.marks = newMarkFlusher(s)
 	return s
 }
 
@@ -231,6 +254,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	err := s.wait(ctx)
 	s.expireDetached()
+	s.marks.close()
 	return err
 }
 
@@ -270,6 +294,7 @@ func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directT
 		err = s.waitResumed(ctx)
 	}
 	s.expireDetached()
+	s.marks.close()
 	return err
 }
 

@@ -48,6 +48,15 @@ type smState struct {
 	detached  bool     // the connection broke; waiting for a resumption
 	over      bool     // resumed elsewhere, expired or ended: no longer resumable
 	timer     *time.Timer
+
+	// Durable sessions (durable.go): recorded in storage; needle finds
+	// this account's stanza-ids in queued bytes; acked is the newest
+	// archived message acknowledged; presence, that it changed. Both are
+	// written by the markFlusher.
+	durable  bool
+	needle   []byte
+	acked    string
+	presence bool
 }
 
 // smQueueLocked appends a stanza for the client, keeps a copy until it is
@@ -91,6 +100,7 @@ func (o *output) smAckLocked(h uint32) *stanza.StreamError {
 		e.App = stanza.New("handled-count-too-high", nsSM, "h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(o.sm.outH), 10))
 		return e
 	}
+	o.smAckedLocked(n)
 	clear(o.sm.unacked[:n])
 	o.sm.unacked = o.sm.unacked[n:]
 	if len(o.sm.unacked) == 0 {
@@ -178,6 +188,7 @@ func (c *conn) smEnable(el *stanza.Element) error {
 			enabled.SetAttr("location", loc)
 		}
 		c.srv.addResumable(id, c)
+		c.smPersist(id)
 	}
 	o := c.out
 	o.mu.Lock()
@@ -290,12 +301,15 @@ func (c *conn) smResume(el *stanza.Element) error {
 		case errors.As(err, &se):
 			return se
 		case err != nil:
-			c.smFailed(stanza.ItemNotFound, "")
-			return nil
+			// Perhaps its node died: the session may be in storage.
+			return c.takeover(prev, uint32(h))
 		}
 		return c.resumeFrom(ho, prev)
 	}
-	if old == nil || old.user != c.user {
+	if old == nil {
+		return c.takeover(prev, uint32(h))
+	}
+	if old.user != c.user {
 		c.smFailed(stanza.ItemNotFound, "")
 		return nil
 	}
@@ -325,6 +339,7 @@ func (c *conn) smResume(el *stanza.Element) error {
 	o.conn = c
 	o.queueResumedLocked(prev)
 	resent := len(o.sm.unacked)
+	c.durableSM = o.sm.durable
 	o.mu.Unlock()
 	if oldNC != nil {
 		closeWithConflict(oldNC)
@@ -337,13 +352,6 @@ func (c *conn) smResume(el *stanza.Element) error {
 	c.srv.cfg.Metrics.SMResumed.WithLabelValues("local").Inc()
 	c.srv.log.Debug("c2s: session resumed", "jid", c.sess.JID(), "resent", resent)
 	return nil
-}
-
-// smID is the session's resumption id, "" if none.
-func (o *output) smID() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.sm.id
 }
 
 // detached reports whether this connection's session waits for a
@@ -446,14 +454,10 @@ func (c *conn) resumeFrom(ho *Handover, prev string) error {
 		c.smFailed(stanza.ItemNotFound, "")
 		return nil
 	}
-	sess, replaced, err := c.srv.core.Router().Bind(full, c, 0)
+	sess, err := c.bindResumed(full)
 	if err != nil {
 		c.smFailed(stanza.ResourceConstraint, "")
 		return nil
-	}
-	if replaced != nil && replaced.IsLocal() {
-		replaced.Close(stanza.NewStreamError(stanza.StreamConflict, "replaced by a resumed session"))
-		c.srv.core.SessionEnded(context.Background(), replaced)
 	}
 	if ho.Interested {
 		sess.RequestedRoster()
@@ -481,6 +485,18 @@ func (c *conn) resumeFrom(ho *Handover, prev string) error {
 	o.queueResumedLocked(prev)
 	o.mu.Unlock()
 	c.srv.addResumable(ho.ID, c)
+	if c.srv.durable() {
+		// The record follows the session here.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		moved, err := c.srv.store.ClaimSMSession(ctx, c.user.String(), ho.ID, "", c.srv.cfg.Node, c.srv.cfg.Member)
+		cancel()
+		if err != nil {
+			c.srv.log.Warn("c2s: could not move a resumed session's record here", "jid", full, "err", err)
+		}
+		if moved {
+			c.makeDurable(ho.ID)
+		}
+	}
 	_ = c.nc.SetReadDeadline(time.Time{})
 	// Stanzas stored offline while the session moved (routed to neither
 	// node in the instant between) are handed to it now.

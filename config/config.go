@@ -19,8 +19,23 @@ type Config struct {
 	Limits        Limits       `yaml:"limits" envPrefix:"LIMITS_"`
 	Cluster       Cluster      `yaml:"cluster" envPrefix:"CLUSTER_"`
 	Debug         Debug        `yaml:"debug" envPrefix:"DEBUG_"`
+	// Components are the external components (XEP-0114) allowed to
+	// connect to listeners.component. In the environment:
+	// PARLEY_COMPONENTS=push.example.com=secret1,other.example.com=secret2.
+	Components []Component `yaml:"components" env:"COMPONENTS"`
+	Push       Push        `yaml:"push" envPrefix:"PUSH_"`
 
 	StreamManagement StreamManagement `yaml:"stream_management" envPrefix:"STREAM_MANAGEMENT_"`
+	Archive          Archive          `yaml:"archive" envPrefix:"ARCHIVE_"`
+}
+
+// Archive configures the message archive (XEP-0313).
+type Archive struct {
+	// Enabled archives each chat and normal message for its local sender
+	// and recipient before delivering it, and serves MAM queries. Off: no
+	// archive, no stanza-ids (XEP-0359), no MAM, and a resumable session
+	// survives only on the node holding it (takeover replays the archive).
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
 }
 
 // StreamManagement configures XEP-0198: acknowledgements, and resumption
@@ -29,6 +44,22 @@ type StreamManagement struct {
 	Enabled       bool          `yaml:"enabled" env:"ENABLED"`
 	ResumeTimeout time.Duration `yaml:"resume_timeout" env:"RESUME_TIMEOUT"` // how long a broken session waits for its client; 0: no resumption
 	MaxUnacked    int           `yaml:"max_unacked" env:"MAX_UNACKED"`       // stanzas a client may leave unacknowledged
+}
+
+// Component is one external component (XEP-0114): the domain it serves
+// and the secret of its handshake.
+type Component struct {
+	Domain string `yaml:"domain"`
+	Secret string `yaml:"secret"`
+}
+
+// Push configures the push notifications (XEP-0357) sent to the app
+// servers users register.
+type Push struct {
+	// IncludeBody puts the message body in notifications. Off by default:
+	// the body then passes through the app server and the platform's push
+	// service, third parties the user may not trust with it.
+	IncludeBody bool `yaml:"include_body" env:"INCLUDE_BODY"`
 }
 
 // Debug holds tools for developers and for operators chasing a problem.
@@ -73,6 +104,9 @@ type Listeners struct {
 	C2S    C2SListener `yaml:"c2s" envPrefix:"C2S_"`
 	C2STLS Listener    `yaml:"c2s_tls" envPrefix:"C2S_TLS_"` // XEP-0368 direct TLS
 	HTTP   Listener    `yaml:"http" envPrefix:"HTTP_"`
+	// Component accepts external components (XEP-0114); keep it on
+	// loopback or a private network.
+	Component Listener `yaml:"component" envPrefix:"COMPONENT_"`
 }
 
 // Listener is a TCP listen address in host:port form.
@@ -153,6 +187,8 @@ func Default() Config {
 		Auth:             Auth{SCRAMIterations: 4096, AllowPlain: true},
 		Registration:     Registration{Enabled: false, MinPasswordLength: 8},
 		StreamManagement: StreamManagement{Enabled: true, ResumeTimeout: 5 * time.Minute, MaxUnacked: 5000},
+		Archive:          Archive{Enabled: true},
+		Components:       []Component{},
 		Cluster: Cluster{
 			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
 			DrainRate: 500, DrainTimeout: time.Minute,

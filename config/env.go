@@ -33,6 +33,7 @@ func applyEnv(c *Config, environ map[string]string) error {
 			reflect.TypeFor[bool]():          keyed(&current, "true or false", strconv.ParseBool),
 			reflect.TypeFor[float64]():       keyed(&current, "a number", parseFloat),
 			reflect.TypeFor[time.Duration](): keyed(&current, `a duration such as "30s"`, time.ParseDuration),
+			reflect.TypeFor[Component]():     keyed(&current, "domain=secret pairs, comma separated", parseComponent),
 		},
 	})
 	if err != nil {

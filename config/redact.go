@@ -16,6 +16,7 @@ const redacted = "xxxxx"
 // for logs and "parley config" output.
 func (c Config) Redacted() string {
 	c.Storage.PostgresDSN = redactDSN(c.Storage.PostgresDSN)
+	c.Components = redactComponents(c.Components)
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

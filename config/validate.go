@@ -38,6 +38,7 @@ func (c Config) Validate() error {
 		v.add("stream_management.resume_timeout", "must not be negative (0 switches resumption off), got %s", c.StreamManagement.ResumeTimeout)
 	}
 	v.between("stream_management.max_unacked", c.StreamManagement.MaxUnacked, 10, 1_000_000)
+	v.components(c.Components, c.Hosts)
 	if a := c.Debug.PprofAddress; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.add("debug.pprof_address", "must be host:port, e.g. 127.0.0.1:6060; got %q", a)
@@ -96,6 +97,7 @@ func (v *validator) listeners(l Listeners) {
 		{"listeners.c2s.address", l.C2S.Address},
 		{"listeners.c2s_tls.address", l.C2STLS.Address},
 		{"listeners.http.address", l.HTTP.Address},
+		{"listeners.component.address", l.Component.Address},
 	} {
 		if a.addr == "" {
 			continue

@@ -36,7 +36,7 @@ type archived struct {
 func (s *Server) archiveMessage(ctx context.Context, sess *router.Session, st *stanza.Element, from, to jid.JID) (a archived, ok bool) {
 	st = stripOurStanzaIDs(st, from.Bare(), to.Bare())
 	a = archived{st: st, sent: st}
-	if !archivable(st) {
+	if s.noArch || !archivable(st) {
 		return a, true
 	}
 	fromOwner := sess != nil && s.IsLocal(from.Domain()) && from.Local() != ""
@@ -162,4 +162,44 @@ func (s *Server) SetArchivePrefs(ctx context.Context, owner jid.JID, p storage.A
 	}
 	s.cachedChanged(o)
 	return nil
+}
+
+// ReplayArchived delivers to sess, as they would have reached it live,
+// archived messages of its account that it may have missed: those sent to
+// the account's bare JID or to sess's resource, and — if sess enabled
+// carbons — carbons of what the account's other resources sent and
+// received. What sess itself sent is skipped. Each carries its stanza-id.
+// It returns the ids of the messages delivered.
+func (s *Server) ReplayArchived(sess *router.Session, msgs []storage.ArchivedMessage) map[string]bool {
+	self := sess.JID()
+	owner := self.Bare()
+	carbons := sess.Carbons()
+	done := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		st, err := stanza.ParseBytes(m.Stanza)
+		if err != nil {
+			s.log.Warn("archive: unreadable archived message", "owner", owner, "id", m.ID, "err", err)
+			continue
+		}
+		from, _ := jid.Parse(st.From())
+		to, _ := jid.Parse(st.To())
+		st = withStanzaID(st, owner.String(), m.ID)
+		var out *stanza.Element
+		switch {
+		case from == self:
+		case from.Bare() == owner && to.Bare() != owner:
+			if carbons && carbonsEligible(st) {
+				out = carbon("sent", owner, self, st)
+			}
+		case to.IsBare() || to == self:
+			out = st
+		case carbons && carbonsEligible(st):
+			out = carbon("received", owner, self, st)
+		}
+		if out != nil {
+			sess.Deliver(out)
+			done[m.ID] = true
+		}
+	}
+	return done
 }

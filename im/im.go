@@ -68,8 +68,12 @@ type handlerKey struct {
 type Config struct {
 	Hosts              []string
 	MaxOfflineMessages int
-	Log                *slog.Logger
-	Now                func() time.Time
+	// NoArchive switches the message archive off (config archive.enabled:
+	// false): messages are delivered without being archived and carry no
+	// stanza-id of ours.
+	NoArchive bool
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
 // Server is the routing core. Create it with New, register IQ handlers and
@@ -81,6 +85,7 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	maxOff  int
+	noArch  bool                     // archive.enabled: false; see archiveMessage
 	handler map[handlerKey]IQHandler // written only before serving starts
 
 	features []string                // disco features of the server, in registration order
@@ -88,6 +93,8 @@ type Server struct {
 	// storedHook is told about every message stored offline (see
 	// OnOfflineStored); set before serving.
 	storedHook func(bare jid.JID)
+	offlineMsg func(to jid.JID, st *stanza.Element) // see OnOfflineMessage (hooks_push.go)
+	comp       components                           // external components (component.go)
 
 	blockMu    sync.Mutex                      // guards blocks, prefs, blockEpoch
 	blocks     map[string]map[string]struct{}  // owner bare JID -> blocked JIDs; cache of storage
@@ -105,6 +112,7 @@ func New(cfg Config, r *router.Router, st storage.Store) *Server {
 		log:     cfg.Log,
 		now:     cfg.Now,
 		maxOff:  cfg.MaxOfflineMessages,
+		noArch:  cfg.NoArchive,
 		handler: make(map[handlerKey]IQHandler),
 		blocks:  make(map[string]map[string]struct{}),
 		prefs:   make(map[string]storage.ArchivePrefs),

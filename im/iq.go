@@ -32,7 +32,7 @@ func (s *Server) iq(ctx context.Context, sess *router.Session, st *stanza.Elemen
 	case to.IsZero() || to == self:
 		s.serveIQ(ctx, sess, st, self, ToSelf)
 	case !s.IsLocal(to.Domain()):
-		s.bounce(sess, st, &stanza.Error{Condition: stanza.RemoteServerNotFound, Text: "server-to-server federation is not enabled"})
+		s.routeRemote(ctx, sess, st, to)
 	case to.Local() == "" && to.Resource() == "":
 		s.serveIQ(ctx, sess, st, to, ToServer)
 	case to.Local() == "":

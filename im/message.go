@@ -23,7 +23,7 @@ func (s *Server) message(ctx context.Context, sess *router.Session, st *stanza.E
 		to = sess.JID().Bare()
 	}
 	if !s.IsLocal(to.Domain()) {
-		s.bounce(sess, st, &stanza.Error{Condition: stanza.RemoteServerNotFound, Text: "server-to-server federation is not enabled"})
+		s.routeRemote(ctx, sess, st, to)
 		return
 	}
 	if to.Local() == "" {
@@ -125,6 +125,7 @@ func (s *Server) storeOffline(ctx context.Context, st *stanza.Element, to jid.JI
 	err := s.store.StoreOffline(ctx, to.String(), stamped.AppendXML(nil, stanza.NSClient), s.maxOff)
 	if err == nil {
 		s.offlineStored(ctx, to)
+		s.offlineMessage(to, st)
 		return
 	}
 	switch {
@@ -197,7 +198,15 @@ func (s *Server) DeliverPendingOffline(ctx context.Context, bare jid.JID) {
 
 // deliverOffline sends a newly available session what was stored for it.
 func (s *Server) deliverOffline(ctx context.Context, sess *router.Session) {
-	msgs, err := s.store.TakeOffline(ctx, sess.JID().Bare().String())
+	s.DeliverOfflineExcept(ctx, sess, nil)
+}
+
+// DeliverOfflineExcept sends sess what was stored offline for its account,
+// but for messages whose stanza-id (by the account) is in skip: the caller
+// delivered those already.
+func (s *Server) DeliverOfflineExcept(ctx context.Context, sess *router.Session, skip map[string]bool) {
+	owner := sess.JID().Bare().String()
+	msgs, err := s.store.TakeOffline(ctx, owner)
 	if err != nil {
 		s.log.Error("offline: take failed", "jid", sess.JID(), "err", err)
 		return
@@ -208,6 +217,23 @@ func (s *Server) deliverOffline(ctx context.Context, sess *router.Session) {
 			s.log.Error("offline: stored message unreadable", "jid", sess.JID(), "id", m.ID, "err", err)
 			continue
 		}
+		if len(skip) > 0 && skip[stanzaIDs(el)[owner]] {
+			continue
+		}
 		sess.Deliver(el)
 	}
+}
+
+// stanzaIDs returns the <stanza-id/> ids of a message by their 'by'.
+func stanzaIDs(el *stanza.Element) map[string]string {
+	var ids map[string]string
+	for _, c := range el.Elements() {
+		if c.Is("stanza-id", NSStanzaID) {
+			if ids == nil {
+				ids = map[string]string{}
+			}
+			ids[c.Attr("by")] = c.Attr("id")
+		}
+	}
+	return ids
 }

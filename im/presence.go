@@ -120,7 +120,7 @@ func (s *Server) broadcast(ctx context.Context, sess *router.Session, st *stanza
 // directed handles presence sent to one entity (§4.6).
 func (s *Server) directed(ctx context.Context, sess *router.Session, st *stanza.Element, to jid.JID, typ string) {
 	if !s.IsLocal(to.Domain()) {
-		s.bounce(sess, st, &stanza.Error{Condition: stanza.RemoteServerNotFound, Text: "server-to-server federation is not enabled"})
+		s.routeRemote(ctx, sess, st, to)
 		return
 	}
 	if typ != "error" {
@@ -140,7 +140,7 @@ func (s *Server) directed(ctx context.Context, sess *router.Session, st *stanza.
 // deliverPresence hands a presence to a local user: to one resource for a
 // full JID, to every available resource for a bare JID (§8.5.2.1.1).
 func (s *Server) deliverPresence(ctx context.Context, st *stanza.Element, from, to jid.JID) {
-	if to.Local() == "" || !s.IsLocal(to.Domain()) {
+	if s.presenceToComponent(st, to) || to.Local() == "" || !s.IsLocal(to.Domain()) {
 		return
 	}
 	if s.isBlocked(ctx, to.Bare(), from) {

@@ -133,6 +133,9 @@ func (s *Server) registerClusterMetrics() {
 			Name: c.name, Help: c.help, ConstLabels: prometheus.Labels{"direction": c.dir},
 		}, func() float64 { return float64(c.get(s.dir.Stats())) }))
 	}
+	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "parley_cluster_resent_batches_total", Help: "Batches of forwarded stanzas published again because the receiving node did not acknowledge them in time.",
+	}, func() float64 { return float64(s.dir.Stats().Resent) }))
 }
 
 // remoteResume lets c2s resume a stream management session another node

@@ -28,7 +28,10 @@ func registerModules(s *Server) *disco.Disco {
 	bl := blocking.New(core, s.log, 0)
 	bl.Register(core)
 	core.OnSessionEnded(bl.SessionEnded)
-	mam.New(core, mam.Config{Log: s.log}).Register(core, d)
+	s.push = registerPush(s, d)
+	if s.cfg.Archive.Enabled {
+		mam.New(core, mam.Config{Log: s.log}).Register(core, d)
+	}
 	if s.cfg.Registration.Enabled {
 		register.New(core, register.Config{
 			MinPasswordLength: s.cfg.Registration.MinPasswordLength,

@@ -415,3 +415,46 @@ func heardSince(node *testserver.Server, name string, t time.Time) bool {
 	}
 	return false
 }
+
+// TestForwardAcknowledged: messages forwarded to another node while the
+// route between them is cut (shorter than dead_after: nobody is declared
+// dead, so the sending node still routes to the session over there) are
+// lost by NATS; the sending node publishes them again, unacknowledged,
+// once the route is back, and the recipient gets each once, in order.
+func TestForwardAcknowledged(t *testing.T) {
+	t.Parallel()
+	e := newPartEnv(t, 2, func(c *config.Config) { c.Cluster.DeadAfter = 30 * time.Second })
+	u := e.accounts("alice", "bob")
+	alice := e.onlineOn(0, u[0], "a", "here", 0, 1)
+	bob := e.onlineOn(1, u[1], "b", "here", 0, 1)
+	bob.chat(alice.jid(), "before")
+	alice.expect("a message before the cut", messageID("before"))
+
+	e.mesh.Cut(0, 1)
+	for i := range 5 {
+		bob.chat(alice.jid(), fmt.Sprintf("cut-%d", i))
+	}
+	bob.sync() // routed: forwarded to node1 over a route that is down
+	if s := e.nodes[1].Router().Session(alice.c.JID()); s == nil || s.IsLocal() {
+		t.Fatal("node2 no longer routes to alice on node1: the test proves nothing")
+	}
+	if msg := alice.none("a message while the route is cut", messageID("cut-0")); msg != "" {
+		t.Fatalf("the route was not cut, the test proves nothing: %s", msg)
+	}
+	e.mesh.HealAll()
+	for i := range 5 {
+		m := alice.expect("a message sent during the cut, after the heal", func(el *stanza.Element) bool { return el.Name == "message" })
+		if want := fmt.Sprintf("cut-%d", i); m.ID() != want {
+			t.Fatalf("got message %s, want %s (in the order sent)", m.ID(), want)
+		}
+	}
+	if msg := alice.none("a message twice", func(el *stanza.Element) bool { return el.Name == "message" }); msg != "" {
+		t.Error(msg)
+	}
+	if m := get(t, "http://"+e.nodes[1].HTTP()+"/metrics"); strings.Contains(m, "parley_cluster_resent_batches_total 0\n") {
+		t.Error("node2 says it published nothing again")
+	}
+	if got := liveNodes(e.nodes[0]); len(got) != 2 {
+		t.Errorf("node1 sees %v: a node was declared dead, the test proves nothing", got)
+	}
+}

@@ -20,8 +20,10 @@ import (
 	"github.com/parley-im/parley/c2s"
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/cluster/directory"
+	"github.com/parley-im/parley/component"
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/modules/push"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
@@ -47,6 +49,9 @@ type Server struct {
 	dir     *directory.Directory // nil when not clustered
 	started time.Time
 
+	components *component.Server // external components (XEP-0114)
+	push       *push.Push        // push notifications (XEP-0357)
+
 	// CertPath is the certificate in use; CertCreated says it was just
 	// generated (self-signed).
 	CertPath    string
@@ -66,6 +71,8 @@ type Server struct {
 	reporters sync.WaitGroup
 	drained   chan struct{} // closed when Drain is over; drainErr is set then
 	drainErr  error
+	sweepStop chan struct{} // stops sweepOrphans, if running
+	sweepDone chan struct{} // closed when it has stopped
 }
 
 // shutdownGrace bounds the final Shutdown after a drain.
@@ -141,13 +148,28 @@ func (s *Server) start(ctx context.Context) error {
 	s.core = im.New(im.Config{
 		Hosts:              cfg.Hosts,
 		MaxOfflineMessages: cfg.Limits.MaxOfflineMessages,
+		NoArchive:          !cfg.Archive.Enabled,
 		Log:                s.log,
 	}, s.router, s.store)
+	if err := s.declareComponents(); err != nil {
+		return err
+	}
 	caps := registerModules(s)
 	if err := s.startCluster(ctx); err != nil {
 		return err
 	}
+	if err := s.startComponents(ctx); err != nil {
+		return err
+	}
 
+	node, member := s.member()
+	alive := s.holderAlive()
+	durableMember := member
+	if !cfg.Archive.Enabled {
+		// Taking a session over replays it from the archive: without one,
+		// sessions are resumable only where they live.
+		durableMember = ""
+	}
 	s.c2s = c2s.NewServer(c2s.Config{
 		Hosts:        cfg.Hosts,
 		TLS:          tlsConf,
@@ -175,11 +197,24 @@ func (s *Server) start(ctx context.Context) error {
 		SMLocation:      cfg.Cluster.ClientAddress,
 		SMTLSLocation:   cfg.Cluster.ClientTLSAddress,
 		RemoteResume:    s.remoteResume(),
+		QueuedDetached:  s.push.QueuedDetached,
+		Node:            node,
+		Member:          durableMember,
+		HolderAlive:     alive,
+		TakeoverWait:    s.takeoverWait(),
 		Caps:            caps.CapsElement,
 		Metrics:         c2s.NewMetrics(s.reg),
 		Log:             s.log,
 	}, s.core, s.store)
 
+	if cfg.StreamManagement.ResumeTimeout > 0 {
+		s.sweepStop, s.sweepDone = make(chan struct{}), make(chan struct{})
+		period := min(time.Minute, max(cfg.StreamManagement.ResumeTimeout/4, time.Second))
+		go func() {
+			defer close(s.sweepDone)
+			s.sweepOrphans(member, alive, period, s.sweepStop)
+		}()
+	}
 	if err := s.startControl(); err != nil {
 		return err
 	}
@@ -275,6 +310,9 @@ func (s *Server) doShutdown(ctx context.Context) error {
 	if s.c2s != nil {
 		err = s.c2s.Shutdown(ctx)
 	}
+	if cerr := s.stopComponents(ctx); err == nil {
+		err = cerr
+	}
 	for _, h := range []*http.Server{s.http, s.pprof} {
 		if h == nil {
 			continue
@@ -284,6 +322,10 @@ func (s *Server) doShutdown(ctx context.Context) error {
 		}
 	}
 	s.serve.Wait()
+	if s.sweepStop != nil {
+		close(s.sweepStop)
+		<-s.sweepDone
+	}
 	s.closeAll()
 	return err
 }
@@ -330,5 +372,16 @@ func (s *Server) registerGauges() {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "parley_storage_max_batch", Help: "Most writes committed in one transaction so far.",
 		}, func() float64 { return float64(sq.Stats().MaxBatch) }),
+		// The archive's writer: one request per message, holding a row
+		// for each local party (two when both are local).
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parley_archive_commits_total", Help: "Transactions committed by the archive's group-commit writer.",
+		}, func() float64 { return float64(sq.ArchiveStats().Batches) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "parley_archive_messages_total", Help: "Messages archived (one row per local party) by the archive's group-commit writer.",
+		}, func() float64 { return float64(sq.ArchiveStats().Rows) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "parley_archive_max_batch", Help: "Most messages archived in one transaction so far.",
+		}, func() float64 { return float64(sq.ArchiveStats().MaxBatch) }),
 	)
 }

@@ -138,3 +138,8 @@ func appendEscaped(buf []byte, s string, esc *[utf8.RuneSelf]string) []byte {
 	}
 	return append(buf, s[last:]...)
 }
+
+// AppendAttrEscaped appends s escaped as this package writes attribute
+// values (between single quotes), for code that looks for a serialized
+// attribute in bytes it knows this package wrote.
+func AppendAttrEscaped(buf []byte, s string) []byte { return appendEscaped(buf, s, &attrEscapes) }

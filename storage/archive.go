@@ -110,7 +110,11 @@ type ArchiveStore interface {
 	// SetSMAcked moves the session's acknowledged mark forward.
 	SetSMAcked(ctx context.Context, owner, id, acked string) error
 	SetSMPresence(ctx context.Context, owner, id string, presence []byte) error
-	DeleteSMSession(ctx context.Context, owner, id string) error
+	// DeleteSMSession drops a session's record if member holds it.
+	DeleteSMSession(ctx context.Context, owner, id, member string) error
+	// ClaimSMSession moves a session to another holder, if member still
+	// holds it (any holder when member is ""); it reports whether it did.
+	ClaimSMSession(ctx context.Context, owner, id, member, toNode, toMember string) (bool, error)
 	// SMHolders lists the distinct (node, member) pairs holding sessions.
 	SMHolders(ctx context.Context) ([][2]string, error)
 	// DeleteSMSessionsOf drops the sessions a member held.
@@ -140,6 +144,10 @@ func ArchiveIDTime(id string) (time.Time, bool) {
 	}
 	return ulid.Time(u.Time()).UTC(), true
 }
+
+// ArchiveIDFloor returns the smallest id an archive could give a message
+// at t: every id made at t or later sorts after or equal to it.
+func ArchiveIDFloor(t time.Time) string { return timeBound(t, false) }
 
 // timeBound is the smallest (or, with upper, largest) id of t's
 // millisecond.
@@ -427,9 +435,25 @@ func (s *SQL) SetSMPresence(ctx context.Context, owner, id string, presence []by
 }
 
 // DeleteSMSession implements ArchiveStore.
-func (s *SQL) DeleteSMSession(ctx context.Context, owner, id string) error {
-	_, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM sm_sessions WHERE owner = ? AND id = ?`), owner, id)
+func (s *SQL) DeleteSMSession(ctx context.Context, owner, id, member string) error {
+	_, err := s.w.ExecContext(ctx, s.d.q(`DELETE FROM sm_sessions WHERE owner = ? AND id = ? AND member = ?`), owner, id, member)
 	return s.fail("delete sm session", err)
+}
+
+// ClaimSMSession implements ArchiveStore.
+func (s *SQL) ClaimSMSession(ctx context.Context, owner, id, member, toNode, toMember string) (bool, error) {
+	q := `UPDATE sm_sessions SET node = ?, member = ? WHERE owner = ? AND id = ?`
+	args := []any{toNode, toMember, owner, id}
+	if member != "" {
+		q += ` AND member = ?`
+		args = append(args, member)
+	}
+	res, err := s.w.ExecContext(ctx, s.d.q(q), args...)
+	if err != nil {
+		return false, s.fail("claim sm session", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }
 
 // SMHolders implements ArchiveStore.

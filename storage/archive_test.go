@@ -254,12 +254,28 @@ func testSMSessions(t *testing.T, s Store) {
 	if !slices.Equal(holders, [][2]string{{"n1", "m1"}, {"n2", "m2"}}) {
 		t.Fatalf("holders = %v", holders)
 	}
+	// A claim succeeds once: the second claimant sees another holder.
+	ok, err := s.ClaimSMSession(ctx, o, "sm2", "m2", "n3", "m3")
+	must(t, err)
+	if !ok {
+		t.Fatal("first claim failed")
+	}
+	if ok, err = s.ClaimSMSession(ctx, o, "sm2", "m2", "n1", "m1"); err != nil || ok {
+		t.Fatalf("second claim = %v, %v; want false", ok, err)
+	}
+	if ok, err = s.ClaimSMSession(ctx, o, "sm2", "", "n2", "m2"); err != nil || !ok {
+		t.Fatalf("unconditional claim = %v, %v; want true", ok, err)
+	}
 	n, err := s.DeleteSMSessionsOf(ctx, "m2")
 	must(t, err)
 	if n != 1 {
 		t.Fatalf("DeleteSMSessionsOf = %d, want 1", n)
 	}
-	must(t, s.DeleteSMSession(ctx, o, "sm1"))
+	must(t, s.DeleteSMSession(ctx, o, "sm1", "m2")) // not its holder: kept
+	if _, err := s.SMSession(ctx, o, "sm1"); err != nil {
+		t.Fatalf("a record deleted by a process not holding it: %v", err)
+	}
+	must(t, s.DeleteSMSession(ctx, o, "sm1", "m1"))
 	_, err = s.SMSession(ctx, o, "sm1")
 	wantErr(t, "deleted session", err, ErrNotFound)
 }

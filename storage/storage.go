@@ -124,6 +124,7 @@ type Store interface {
 	Unblock(ctx context.Context, owner string, jids []string) error
 
 	ArchiveStore
+	PushStore
 
 	Close() error
 }

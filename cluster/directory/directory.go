@@ -135,6 +135,9 @@ type Directory struct {
 	outMu    sync.Mutex         // guards outboxes
 	outboxes map[string]*outbox // per node, created on first use
 	stats    stats
+
+	inMu    sync.Mutex          // guards inbound
+	inbound map[string]*inbound // per sending node (acks.go)
 }
 
 // Start joins the directory: it subscribes, starts publishing this node's
@@ -142,12 +145,13 @@ type Directory struct {
 // later). Call it before the node accepts clients.
 func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logger) (*Directory, error) {
 	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log,
-		peers: make(map[string]*peer)}
+		peers: make(map[string]*peer), inbound: make(map[string]*inbound)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for subj, h := range map[string]nats.MsgHandler{
 		dirPrefix + "*":          d.onDir,
 		syncSubject:              d.onSync,
 		nodePrefix + node.Name(): d.onNode,
+		ackPrefix + node.Name():  d.onAck,
 		offlineSubject:           d.onOffline,
 		blocksSubject:            d.onBlocks,
 	} {
@@ -170,6 +174,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	d.stopWatch = node.Watch(d.membership)
 	every := tickBeats * node.Heartbeat()
 	d.background(func(ctx context.Context) { d.tick(ctx, every) })
+	d.background(func(ctx context.Context) { d.resendLoop(ctx.Done()) })
 	return d, nil
 }
 
@@ -390,12 +395,15 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 	}
 }
 
-// onNode handles a batch of stanzas and closes for this node's sessions.
+// onNode handles a batch of stanzas and closes for this node's sessions:
+// in order and once (acks.go).
 func (d *Directory) onNode(msg *nats.Msg) {
-	d.stats.receivedBatches.Add(1)
-	if err := records(msg.Data, d.handle); err != nil {
-		d.log.Warn("directory: unreadable node message", "err", err)
+	h, recs, ok := unframe(msg.Data)
+	if !ok {
+		d.log.Warn("directory: node message without a header")
+		return
 	}
+	d.receive(string(h.xml), h, recs)
 }
 
 // handle handles one node message.
@@ -464,6 +472,7 @@ func (d *Directory) membership(ev cluster.Event) {
 		return
 	}
 	if ev.Kind == cluster.Joined {
+		d.peerUp(ev.Member.Name, ev.Member.ID)
 		d.joined(ev)
 		return
 	}
@@ -475,6 +484,9 @@ func (d *Directory) membership(ev cluster.Event) {
 	for _, s := range gone {
 		d.core.RemoteSessionGone(context.Background(), s)
 	}
+	// What it never acknowledged goes where it would go now that its
+	// sessions are gone.
+	d.peerDown(ev.Member.Name)
 }
 
 // remoteConn is the Conn of a session on another node.

@@ -5,8 +5,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"runtime"
+	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/parley-im/parley/stanza"
 )
@@ -33,16 +35,25 @@ const maxBatch = 256 << 10
 // outbox is empty. Order is kept: one flusher at a time, in append order.
 type outbox struct {
 	d       *Directory
+	node    string
 	subject string
 
 	mu       sync.Mutex
 	buf      []byte // records not yet published
 	spare    []byte // the buffer of the last publish, for reuse
 	flushing bool
+
+	// Acknowledgements (acks.go), also guarded by mu.
+	stream   string      // this outbox's stream: <our run>.<epoch>
+	epoch    uint64      // counts restarts of the numbering
+	peerRun  string      // the receiving node's run, when known
+	seq      uint64      // the last batch numbered
+	unacked  []sentBatch // published, not acknowledged, oldest first
+	unackedN int         // their bytes
 }
 
 func newOutbox(d *Directory, node string) *outbox {
-	return &outbox{d: d, subject: nodePrefix + node}
+	return &outbox{d: d, node: node, subject: nodePrefix + node, stream: d.run + ".0"}
 }
 
 // add queues one record: the fields, then the XML of el (if not nil).
@@ -111,17 +122,98 @@ func (o *outbox) flush() {
 }
 
 // publish sends b in NATS messages of at most maxBatch bytes (or one
-// record, if a record is larger).
+// record, if a record is larger), each numbered and kept until the node
+// acknowledges it (acks.go).
 func (o *outbox) publish(b []byte) {
 	for len(b) > 0 {
 		n := cutBatch(b)
-		// Publish copies the payload into the connection's buffer.
+		o.mu.Lock()
+		o.seq++
+		frame := frameBatch(o.d.name, o.stream, o.peerRun, o.seq, b[:n])
+		o.unacked = append(o.unacked, sentBatch{seq: o.seq, data: frame, at: time.Now()})
+		o.unackedN += len(frame)
+		for o.unackedN > maxUnacked && len(o.unacked) > 1 {
+			o.d.log.Error("directory: a node acknowledges nothing; dropping the oldest batch kept for it", "node", o.node)
+			o.unackedN -= len(o.unacked[0].data)
+			o.unacked[0] = sentBatch{}
+			o.unacked = o.unacked[1:]
+		}
+		o.mu.Unlock()
 		o.d.stats.sentBatches.Add(1)
-		if err := o.d.nc.Publish(o.subject, b[:n]); err != nil {
+		if err := o.d.nc.Publish(o.subject, frame); err != nil {
 			o.d.log.Error("directory: publish failed", "subject", o.subject, "err", err)
 		}
 		b = b[n:]
 	}
+}
+
+// streamID is the outbox's current stream.
+func (o *outbox) streamID() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.stream
+}
+
+// acked drops the batches of stream up to last.
+func (o *outbox) acked(stream string, last uint64) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if stream != o.stream {
+		return
+	}
+	i := 0
+	for i < len(o.unacked) && o.unacked[i].seq <= last {
+		o.unackedN -= len(o.unacked[i].data)
+		o.unacked[i] = sentBatch{}
+		i++
+	}
+	o.unacked = o.unacked[i:]
+	if len(o.unacked) == 0 {
+		o.unacked = nil
+	}
+}
+
+// resend publishes again, in order, what waited for its acknowledgement
+// longer than resendAfter.
+func (o *outbox) resend() {
+	now := time.Now()
+	o.mu.Lock()
+	if len(o.unacked) == 0 || now.Sub(o.unacked[0].at) < resendAfter {
+		o.mu.Unlock()
+		return
+	}
+	again := make([][]byte, len(o.unacked))
+	for i := range o.unacked {
+		again[i] = o.unacked[i].data
+		o.unacked[i].at = now
+	}
+	o.mu.Unlock()
+	o.d.stats.resent.Add(uint64(len(again)))
+	for _, b := range again {
+		if err := o.d.nc.Publish(o.subject, b); err != nil {
+			o.d.log.Debug("directory: publish failed", "subject", o.subject, "err", err)
+			return
+		}
+	}
+}
+
+// restart starts a new stream to the node's run (or, with "", to no run:
+// the node is gone) unless that run is the one already addressed, and
+// returns the batches the previous one never acknowledged.
+func (o *outbox) restart(run string) [][]byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if run != "" && run == o.peerRun {
+		return nil
+	}
+	old := make([][]byte, len(o.unacked))
+	for i := range o.unacked {
+		old[i] = o.unacked[i].data
+	}
+	o.epoch++
+	o.stream = o.d.run + "." + strconv.FormatUint(o.epoch, 10)
+	o.peerRun, o.seq, o.unacked, o.unackedN = run, 0, nil, 0
+	return old
 }
 
 // cutBatch returns how many bytes of b, whole records, make the next NATS
@@ -200,10 +292,12 @@ func decodeRecord(b []byte) (record, error) {
 // and the NATS messages (batches) that carried them, both ways.
 type Stats struct {
 	Sent, SentBatches, Received, ReceivedBatches uint64
+	Resent                                       uint64 // batches published again, unacknowledged
 }
 
 type stats struct {
 	sent, sentBatches, received, receivedBatches atomic.Uint64
+	resent                                       atomic.Uint64 // batches published again
 }
 
 // Stats returns the node-message counters so far.
@@ -211,5 +305,6 @@ func (d *Directory) Stats() Stats {
 	return Stats{
 		Sent: d.stats.sent.Load(), SentBatches: d.stats.sentBatches.Load(),
 		Received: d.stats.received.Load(), ReceivedBatches: d.stats.receivedBatches.Load(),
+		Resent: d.stats.resent.Load(),
 	}
 }

@@ -132,6 +132,7 @@ func runSlixmpp(t *testing.T, srv *parleyServer) {
 			users := srv.addUsers(t, name, n)
 			srv.runClient(t, nil, python, "slixmpp_test.py",
 				"--host", srv.c2sHost(), "--port", srv.c2sPort(), "--tls-port", srv.tlsPort(),
+				"--component-port", hostPort(srv.component, 1),
 				"--domain", domain, "--password", srv.password, "--cafile", srv.cert,
 				"--users", strings.Join(users, ","), name)
 		})
@@ -202,6 +203,7 @@ type parleyServer struct {
 	waitErr  error // set before exited is closed
 
 	c2s, c2sTLS, http, cert string // from the log once ready
+	component               string // the XEP-0114 listener, whose push.localhost has password for secret
 
 	clientsDeadline time.Time // no client subprocess runs past it
 }
@@ -224,6 +226,9 @@ func startParley(t *testing.T, bin string) *parleyServer {
 			"PARLEY_LISTENERS_HTTP_ADDRESS=127.0.0.1:0",
 		},
 	}
+	// An external component (XEP-0114), push.localhost, for the
+	// component scenario; its secret is the accounts' password.
+	s.env = append(s.env, "PARLEY_LISTENERS_COMPONENT_ADDRESS=127.0.0.1:0", "PARLEY_COMPONENTS=push."+domain+"="+s.password)
 	s.cmd = exec.Command(bin, "serve")
 	s.cmd.Env = append(cleanEnv(), s.env...)
 	s.cmd.Stdout = s.log
@@ -278,6 +283,8 @@ func (s *parleyServer) ready() error {
 			s.c2sTLS = m[2]
 		case "http":
 			s.http = m[2]
+		case "component":
+			s.component = m[2]
 		}
 	}
 	if m := certRE.FindStringSubmatch(log); m != nil {

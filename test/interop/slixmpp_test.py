@@ -29,12 +29,17 @@ import uuid
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 from slixmpp.xmlstream import ET
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
 
 TIMEOUT = 10.0  # one wait: a reply, a pushed stanza, a login
 SCENARIO_TIMEOUT = 45.0  # the whole scenario
 
 NS_DELAY = "urn:xmpp:delay"
 NS_BLOCKING_ERRORS = "urn:xmpp:blocking:errors"
+NS_PUSH = "urn:xmpp:push:0"
+NS_PUBSUB = "http://jabber.org/protocol/pubsub"
+NS_DATA = "jabber:x:data"
 
 trace = logging.getLogger("interop.trace")  # every stanza, per client
 
@@ -816,6 +821,101 @@ async def sc_resume(s):
     await a.messages.expect(is_msg(body="after"), "a message after the resumption")
 
 
+class Component(slixmpp.ComponentXMPP):
+    """An external component (XEP-0114) as slixmpp implements it, playing a
+    push app server (XEP-0357): it records messages and publishes, and
+    answers every publish with a result."""
+
+    def __init__(self, jid, secret):
+        super().__init__(jid, secret)
+        self.messages = Inbox(f"{jid} messages")
+        self.publishes = Inbox(f"{jid} publishes")
+        self.add_event_handler("message", self.messages.put)
+        self.register_handler(Callback("push publish", MatchXPath(
+            f"{{{self.default_ns}}}iq/{{{NS_PUBSUB}}}pubsub"), self._publish))
+        self.add_filter("in", self._trace("<-"))
+        self.add_filter("out", self._trace("->"))
+
+    def _trace(self, arrow):
+        def f(stanza):
+            trace.debug("%s %s %s", self.boundjid.full, arrow, stanza)
+            return stanza
+        return f
+
+    def _publish(self, iq):
+        if iq["type"] != "set":
+            return
+        self.publishes.put(iq)
+        iq.reply(clear=True).send()
+
+    async def start(self, host, port):
+        """Connect and do the handshake; the result is "ok" or why not."""
+        done = asyncio.get_running_loop().create_future()
+
+        def settle(result):
+            if not done.done():
+                done.set_result(result)
+
+        self.add_event_handler("session_start", lambda _: settle("ok"))
+        self.add_event_handler("stream_error", lambda e: settle(f"stream error {e['condition']}"))
+        self.add_event_handler("disconnected", lambda r: settle(f"disconnected: {r}"))
+        self.add_event_handler("connection_failed", lambda e: settle(f"connection failed: {e}"))
+        self.connect(host, port)
+        try:
+            return await asyncio.wait_for(done, TIMEOUT)
+        except asyncio.TimeoutError:
+            self.abort()
+            raise Failure(f"component {self.boundjid}: no answer to the handshake after {TIMEOUT}s")
+
+
+async def sc_component(s):
+    """XEP-0114 with slixmpp's ComponentXMPP, and XEP-0357 through it: the
+    handshake (a wrong secret refused), messages both ways between a client
+    and addresses at the component's domain, and a push notification for a
+    message stored while the user was offline."""
+    check(s.args.component_port, "--component-port is needed")
+    domain = "push." + s.args.domain
+    bad = Component(domain, s.args.password + "-wrong")
+    result = await bad.start(s.args.host, s.args.component_port)
+    check(result == "stream error not-authorized", f"wrong component secret: want not-authorized, got {result}")
+    bad.abort()
+
+    comp = Component(domain, s.args.password)
+    result = await comp.start(s.args.host, s.args.component_port)
+    check(result == "ok", f"component handshake: {result}")
+    try:
+        a = await s.client(0)
+        token = uuid.uuid4().hex[:8]
+        a.send_message(mto="bot@" + domain, mbody=f"to the component {token}", mtype="chat")
+        m = await comp.messages.expect(is_msg(body=f"to the component {token}"), "the client's message")
+        check(str(m["from"]) == a.boundjid.full, f"the component got the message from {m['from']}")
+        comp.send_message(mto=a.boundjid.full, mfrom="bot@" + domain, mbody=f"from the component {token}", mtype="chat")
+        await a.messages.expect(is_msg(frm="bot@" + domain, body=f"from the component {token}"), "the component's message")
+
+        iq = await a.iq_result(a["xep_0030"].get_info(jid=a.boundjid.bare, timeout=TIMEOUT), "disco#info on the account")
+        check(NS_PUSH in iq["disco_info"]["features"], f"{NS_PUSH} not advertised on the account: {iq}")
+        enable = a.Iq()
+        enable["type"] = "set"
+        enable.append(ET.fromstring(f"<enable xmlns='{NS_PUSH}' jid='{domain}' node='node-{token}'/>"))
+        await a.iq_result(enable.send(timeout=TIMEOUT), "push enable")
+        await a.logout()
+
+        b = await s.client(1)
+        b.send_message(mto=s.jid(0), mbody=f"wake up {token}", mtype="chat")
+        pub = await comp.publishes.expect(lambda iq: str(iq["from"]) == s.jid(0), "the push notification")
+        publish = pub.xml.find(f"{{{NS_PUBSUB}}}pubsub/{{{NS_PUBSUB}}}publish")
+        check(publish is not None and publish.get("node") == f"node-{token}", f"publish to the wrong node: {pub}")
+        fields = {f.get("var"): f.findtext(f"{{{NS_DATA}}}value")
+                  for f in pub.xml.iter(f"{{{NS_DATA}}}field")}
+        check(fields.get("FORM_TYPE") == "urn:xmpp:push:summary", f"summary form: {fields}")
+        check(fields.get("message-count") == "1", f"message-count: {fields}")
+        check(fields.get("last-message-sender") == b.boundjid.full, f"last-message-sender: {fields}")
+        check("last-message-body" not in fields, f"the body was sent by default: {fields}")
+        print(f"push notification: {fields}")
+    finally:
+        await asyncio.wait_for(comp.disconnect(wait=TIMEOUT / 2), TIMEOUT)
+
+
 SCENARIOS = {
     "login": (sc_login, 2),
     "roster": (sc_roster, 2),
@@ -829,6 +929,7 @@ SCENARIOS = {
     "disco": (sc_disco, 1),
     "ping": (sc_ping, 2),
     "resume": (sc_resume, 2),
+    "component": (sc_component, 2),
 }
 
 
@@ -848,6 +949,7 @@ def main():
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int)
     p.add_argument("--tls-port", type=int, help="the direct TLS (XEP-0368) port, for the login scenario")
+    p.add_argument("--component-port", type=int, help="the external component (XEP-0114) port, whose component push.<domain> has --password for secret")
     p.add_argument("--domain", default="localhost")
     p.add_argument("--password")
     p.add_argument("--cafile", help="the server's certificate, to verify it; without it, verification is off")
