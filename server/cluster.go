@@ -136,6 +136,18 @@ func (s *Server) registerClusterMetrics() {
 	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "parley_cluster_resent_batches_total", Help: "Batches of forwarded stanzas published again because the receiving node did not acknowledge them in time.",
 	}, func() float64 { return float64(s.dir.Stats().Resent) }))
+	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "parley_cluster_unacked_batches", Help: "Batches of forwarded stanzas waiting for the receiving node's acknowledgement.",
+	}, func() float64 { return float64(s.dir.Stats().Unacked) }))
+}
+
+// ClusterStats returns the node-to-node traffic counters (zero when not
+// clustered).
+func (s *Server) ClusterStats() directory.Stats {
+	if s.dir == nil {
+		return directory.Stats{}
+	}
+	return s.dir.Stats()
 }
 
 // remoteResume lets c2s resume a stream management session another node

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
 )
@@ -107,4 +108,28 @@ func TestCarbonsAcrossNodes(t *testing.T) {
 	phone.send("<message to='%s' type='chat' id='s1'><body>from phone</body></message>", bob.bare())
 	bob.expect("the message from the phone", messageID("s1"))
 	pc.expect("a sent carbon on the other node", isCarbon("sent", "from phone"))
+}
+
+// Every node acknowledges the batches every other node forwards it: after
+// a round of messages between three nodes, no node waits on any.
+func TestForwardAcksEveryPair(t *testing.T) {
+	e := newCrossEnv(t, 3)
+	u := e.accounts("alice", "bob", "carol")
+	clients := []*crossClient{e.online(0, u[0], "a", 0), e.online(1, u[1], "b", 0), e.online(2, u[2], "c", 0)}
+	for i, from := range clients {
+		for j, to := range clients {
+			if i != j {
+				from.send("<message to='%s' type='chat' id='m%d%d'><body>hi</body></message>", to.jid(), i, j)
+				to.expect("the message", messageID(fmt.Sprintf("m%d%d", i, j)))
+			}
+		}
+	}
+	for i, n := range e.nodes {
+		if !testutil.Poll(crossWait, func() bool { return n.ClusterStats().Unacked == 0 }) {
+			t.Errorf("node%d still waits for acknowledgements: %+v", i+1, n.ClusterStats())
+		}
+		if st := n.ClusterStats(); st.Sent != 2 || st.Received != 2 {
+			t.Errorf("node%d forwarded %d and received %d stanzas, want 2 and 2", i+1, st.Sent, st.Received)
+		}
+	}
 }

@@ -149,16 +149,21 @@ func (d *Directory) receive(node string, h record, recs []byte) {
 func (d *Directory) ack(node string, in *inbound) {
 	in.mu.Lock()
 	in.acking = false
-	msg := in.stream + "\x00" + strconv.FormatUint(in.last, 10)
+	msg := d.name + "\x00" + in.stream + "\x00" + strconv.FormatUint(in.last, 10)
 	in.mu.Unlock()
 	if err := d.nc.Publish(ackPrefix+node, []byte(msg)); err != nil {
 		d.log.Debug("directory: acknowledgement not sent", "to", node, "err", err)
 	}
 }
 
-// onAck applies an acknowledgement from another node.
+// onAck applies an acknowledgement from another node: "node NUL stream
+// NUL last".
 func (d *Directory) onAck(msg *nats.Msg) {
-	stream, last, ok := strings.Cut(string(msg.Data), "\x00")
+	node, rest, ok := strings.Cut(string(msg.Data), "\x00")
+	if !ok {
+		return
+	}
+	stream, last, ok := strings.Cut(rest, "\x00")
 	if !ok {
 		return
 	}
@@ -167,13 +172,7 @@ func (d *Directory) onAck(msg *nats.Msg) {
 		return
 	}
 	d.outMu.Lock()
-	var o *outbox
-	for _, ob := range d.outboxes {
-		if ob.streamID() == stream {
-			o = ob
-			break
-		}
-	}
+	o := d.outboxes[node]
 	d.outMu.Unlock()
 	if o != nil {
 		o.acked(stream, n)

@@ -147,11 +147,21 @@ func (o *outbox) publish(b []byte) {
 	}
 }
 
-// streamID is the outbox's current stream.
-func (o *outbox) streamID() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.stream
+// unackedBatches counts the batches every outbox waits on.
+func (d *Directory) unackedBatches() uint64 {
+	d.outMu.Lock()
+	obs := make([]*outbox, 0, len(d.outboxes))
+	for _, o := range d.outboxes {
+		obs = append(obs, o)
+	}
+	d.outMu.Unlock()
+	var n uint64
+	for _, o := range obs {
+		o.mu.Lock()
+		n += uint64(len(o.unacked))
+		o.mu.Unlock()
+	}
+	return n
 }
 
 // acked drops the batches of stream up to last.
@@ -204,6 +214,12 @@ func (o *outbox) restart(run string) [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if run != "" && run == o.peerRun {
+		return nil
+	}
+	if run != "" && o.peerRun == "" && o.epoch == 0 {
+		// The node's run learnt for the first time: what was sent before
+		// was addressed to whichever run it has, so keep the stream.
+		o.peerRun = run
 		return nil
 	}
 	old := make([][]byte, len(o.unacked))
@@ -293,6 +309,7 @@ func decodeRecord(b []byte) (record, error) {
 type Stats struct {
 	Sent, SentBatches, Received, ReceivedBatches uint64
 	Resent                                       uint64 // batches published again, unacknowledged
+	Unacked                                      uint64 // batches waiting for their acknowledgement now
 }
 
 type stats struct {
@@ -305,6 +322,6 @@ func (d *Directory) Stats() Stats {
 	return Stats{
 		Sent: d.stats.sent.Load(), SentBatches: d.stats.sentBatches.Load(),
 		Received: d.stats.received.Load(), ReceivedBatches: d.stats.receivedBatches.Load(),
-		Resent: d.stats.resent.Load(),
+		Resent: d.stats.resent.Load(), Unacked: d.unackedBatches(),
 	}
 }

@@ -136,6 +136,10 @@ func TestHAProxy(t *testing.T) {
 			staying = append(staying, c)
 		}
 	}
+	// What was forwarded to the victim is acknowledged before it dies:
+	// a message cut in flight would be routed again (at least once) and
+	// reach its recipient twice, which chatAll counts as wrong.
+	waitAcked(t, nodes...)
 	victim.kill(t)
 	killed := time.Now()
 	env.nodes = survivors

@@ -127,6 +127,7 @@ func TestResumeAfterNodeKilled(t *testing.T) {
 		t.Fatalf("server acknowledged h=%s, want 2", a.Attr("h"))
 	}
 	expectEl(t, bob, "alice's a1", bodyIs("a1"))
+	waitAcked(t, nodes...)
 
 	n1.kill(t)
 	killed := time.Now()
@@ -208,4 +209,19 @@ func httpGet(t *testing.T, url string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// waitAcked waits until no node waits for another's acknowledgement of
+// stanzas it forwarded, so that a kill that follows does not cut one in
+// flight (which the survivors would route again: at least once).
+func waitAcked(t *testing.T, nodes ...*node) {
+	t.Helper()
+	for _, n := range nodes {
+		eventually(t, 5*time.Second, func() error {
+			if m := httpGet(t, "http://"+n.http+"/metrics"); !strings.Contains(m, "parley_cluster_unacked_batches 0\n") {
+				return fmt.Errorf("%s still waits for acknowledgements", n.label)
+			}
+			return nil
+		})
+	}
 }
