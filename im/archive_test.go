@@ -2,6 +2,7 @@ package im_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
 	"github.com/parley-im/parley/jid"
@@ -177,5 +178,38 @@ func TestArchiveBlocked(t *testing.T) {
 	alice.expect("the error", func(el *stanza.Element) bool { return el.Name == "message" && el.Type() == "error" })
 	if n := len(e.archiveOf("bob")); n != 0 {
 		t.Errorf("bob's archive has %d messages from a blocked sender", n)
+	}
+}
+
+// Read-your-writes: once the server has acknowledged a message (XEP-0198
+// <a/>), it is in both archives, with its origin-id (XEP-0359) kept.
+func TestArchiveReadYourWrites(t *testing.T) {
+	t.Parallel()
+	e := start(t, []string{"alice", "bob"})
+	alice := e.online("alice", "pc", 0)
+	e.online("bob", "pc", 0)
+	alice.send("<enable xmlns='urn:xmpp:sm:3'/>")
+	alice.expect("<enabled/>", func(el *stanza.Element) bool { return el.Is("enabled", "urn:xmpp:sm:3") })
+	for i := range 20 {
+		alice.send("<message to='bob@localhost' type='chat'><body>m%d</body><origin-id xmlns='urn:xmpp:sid:0' id='o%d'/></message>", i, i)
+		alice.send("<r xmlns='urn:xmpp:sm:3'/>")
+		a := alice.expect("the server's <a/>", func(el *stanza.Element) bool { return el.Is("a", "urn:xmpp:sm:3") })
+		if a.Attr("h") != fmt.Sprint(i+1) {
+			t.Fatalf("<a h=%s/>, want %d", a.Attr("h"), i+1)
+		}
+		// Acknowledged: both archives have it, now.
+		for _, o := range []string{"alice", "bob"} {
+			arch := e.archiveOf(o)
+			if len(arch) != i+1 {
+				t.Fatalf("after the ack of m%d, %s's archive holds %d messages", i, o, len(arch))
+			}
+			m, err := stanza.ParseBytes(arch[i].Stanza)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if oid := m.Child("origin-id", nsSID); bodyOf(m) != fmt.Sprintf("m%d", i) || oid == nil || oid.Attr("id") != fmt.Sprintf("o%d", i) {
+				t.Fatalf("%s's archive has %s, want m%d with origin-id o%d", o, arch[i].Stanza, i, i)
+			}
+		}
 	}
 }
