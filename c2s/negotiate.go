@@ -91,7 +91,8 @@ func escapeAttr(s string) string {
 // features lists what the client may do next.
 func (c *conn) features() *stanza.Element {
 	f := stanza.New("features", stanza.NSStream)
-	tlsAvailable := c.srv.cfg.TLS != nil && !c.secure
+	// Over WebSocket, TLS is the HTTP connection's business.
+	tlsAvailable := c.srv.cfg.TLS != nil && !c.secure && !c.ws
 	if tlsAvailable {
 		st := stanza.New("starttls", stanza.NSTLS)
 		if c.srv.cfg.RequireTLS {
@@ -135,7 +136,7 @@ func (c *conn) features() *stanza.Element {
 }
 
 func (c *conn) offer() sasl.Offer {
-	o := sasl.Offer{AllowPlain: c.srv.cfg.AllowPlain, ServerCert: c.srv.cfg.ServerCert}
+	o := sasl.Offer{AllowPlain: c.srv.cfg.AllowPlain, ServerCert: c.srv.cfg.ServerCert, Secure: c.ws && c.secure}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		o.TLS = &st

@@ -182,7 +182,7 @@ func (c *conn) smEnable(el *stanza.Element) error {
 		if c.directTLS {
 			loc = c.srv.cfg.SMTLSLocation
 		}
-		if loc != "" {
+		if loc != "" && !c.ws {
 			// Behind a load balancer the client could land on another
 			// node, where this session cannot be resumed (yet).
 			enabled.SetAttr("location", loc)

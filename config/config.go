@@ -101,9 +101,9 @@ func (c Cluster) Enabled() bool { return c.NodeName != "" }
 
 // Listeners are the sockets Parley accepts on. An empty address disables one.
 type Listeners struct {
-	C2S    C2SListener `yaml:"c2s" envPrefix:"C2S_"`
-	C2STLS Listener    `yaml:"c2s_tls" envPrefix:"C2S_TLS_"` // XEP-0368 direct TLS
-	HTTP   Listener    `yaml:"http" envPrefix:"HTTP_"`
+	C2S    C2SListener  `yaml:"c2s" envPrefix:"C2S_"`
+	C2STLS Listener     `yaml:"c2s_tls" envPrefix:"C2S_TLS_"` // XEP-0368 direct TLS
+	HTTP   HTTPListener `yaml:"http" envPrefix:"HTTP_"`
 	// Component accepts external components (XEP-0114); keep it on
 	// loopback or a private network.
 	Component Listener `yaml:"component" envPrefix:"COMPONENT_"`
@@ -112,6 +112,21 @@ type Listeners struct {
 // Listener is a TCP listen address in host:port form.
 type Listener struct {
 	Address string `yaml:"address" env:"ADDRESS"`
+}
+
+// HTTPListener serves health, metrics and XMPP over WebSocket (RFC 7395)
+// at /xmpp-websocket.
+type HTTPListener struct {
+	Address string `yaml:"address" env:"ADDRESS"`
+	// TrustedProxies are the networks (CIDR) of reverse proxies whose
+	// X-Forwarded-For and X-Forwarded-Proto headers are believed.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
+	// PublicURL is how browsers reach this listener (https://chat.example.com),
+	// for XEP-0156 host-meta; empty: taken from each request.
+	PublicURL string `yaml:"public_url" env:"PUBLIC_URL"`
+	// WebSocketOrigins are web origins (host patterns) allowed to open a
+	// WebSocket besides the listener's own.
+	WebSocketOrigins []string `yaml:"websocket_origins" env:"WEBSOCKET_ORIGINS"`
 }
 
 // C2SListener is the client listener that negotiates STARTTLS.
@@ -180,7 +195,7 @@ func Default() Config {
 		Listeners: Listeners{
 			C2S:    C2SListener{Address: ":5222", StartTLSRequired: true},
 			C2STLS: Listener{Address: ":5223"},
-			HTTP:   Listener{Address: ":5280"},
+			HTTP:   HTTPListener{Address: ":5280", TrustedProxies: []string{"127.0.0.0/8", "::1/128"}, WebSocketOrigins: []string{}},
 		},
 		TLS:              TLS{MinVersion: "1.2"},
 		Storage:          Storage{Driver: DriverSQLite},

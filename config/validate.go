@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/netip"
+	"net/url"
 	"os"
 	"slices"
 	"strconv"
@@ -92,6 +94,16 @@ func (v *validator) hosts(hosts []string) {
 }
 
 func (v *validator) listeners(l Listeners) {
+	for _, p := range l.HTTP.TrustedProxies {
+		if _, err := netip.ParsePrefix(p); err != nil {
+			v.add("listeners.http.trusted_proxies", "%q is not a network in CIDR form (like 10.0.0.0/8)", p)
+		}
+	}
+	if u := l.HTTP.PublicURL; u != "" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" || (pu.Path != "" && pu.Path != "/") {
+			v.add("listeners.http.public_url", "must be an http or https URL without a path, like https://chat.example.com; got %q", u)
+		}
+	}
 	seen := map[string]string{}
 	for _, a := range []struct{ key, addr string }{
 		{"listeners.c2s.address", l.C2S.Address},

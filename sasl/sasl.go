@@ -52,6 +52,10 @@ type Offer struct {
 	TLS        *tls.ConnectionState // nil on a plain connection
 	ServerCert *x509.Certificate    // our certificate, for tls-server-end-point
 	AllowPlain bool                 // PLAIN is offered only when this and TLS
+	// Secure: the connection is encrypted by something else than TLS
+	// here (a reverse proxy that ended TLS, for a WebSocket): PLAIN may
+	// be offered; channel binding may not.
+	Secure bool
 }
 
 // Mechanisms lists the mechanisms to advertise, strongest first.
@@ -61,7 +65,7 @@ func (o Offer) Mechanisms() []string {
 		m = append(m, ScramSHA256Plus, ScramSHA1Plus)
 	}
 	m = append(m, ScramSHA256, ScramSHA1)
-	if o.AllowPlain && o.TLS != nil {
+	if o.AllowPlain && (o.TLS != nil || o.Secure) {
 		m = append(m, Plain)
 	}
 	return m

@@ -19,6 +19,7 @@ func (s *Server) httpHandler() http.Handler {
 	mux.HandleFunc("GET /healthz", s.health)
 	mux.HandleFunc("GET /cluster", s.clusterStatus)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
+	s.mountWeb(mux)
 	return mux
 }
 
