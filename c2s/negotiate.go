@@ -42,6 +42,11 @@ func (c *conn) openStream(h *stanza.Element) error {
 		c.out.sendRaw(reply)
 		return stanza.NewStreamError(stanza.UnsupportedVersion, "XMPP 1.0 is required")
 	}
+	if c.ws && !c.secure && c.srv.cfg.RequireTLS {
+		// The WebSocket's own TLS (or a proxy's) is the only TLS there is.
+		c.out.sendRaw(reply)
+		return stanza.NewStreamError(stanza.StreamPolicyViolation, "this server requires TLS: connect with wss://")
+	}
 	reply = c.features().AppendXML(reply, stanza.NSClient)
 	c.out.sendRaw(reply)
 	return nil

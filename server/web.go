@@ -40,9 +40,20 @@ func (s *Server) trusted(addr netip.Addr) bool {
 }
 
 // webClient returns the address of the client behind a request and
-// whether it is encrypted: the peer's own, or — from a trusted proxy — the
-// last address X-Forwarded-For adds and X-Forwarded-Proto.
+// whether its connection is private: the peer's own address, or — from a
+// trusted proxy — the last address X-Forwarded-For adds; private when
+// encrypted (https, or X-Forwarded-Proto: https from a trusted proxy) or
+// when the client is on this machine (loopback: nothing crosses a
+// network, as for a browser and a server on one laptop).
 func (s *Server) webClient(r *http.Request) (net.Addr, bool) {
+	addr, secure := s.webPeer(r)
+	if !secure && addr.IP.IsLoopback() {
+		secure = true
+	}
+	return addr, secure
+}
+
+func (s *Server) webPeer(r *http.Request) (*net.TCPAddr, bool) {
 	peer, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		return &net.TCPAddr{}, r.TLS != nil

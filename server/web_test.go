@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -130,7 +131,7 @@ func TestWebSocketNeedsSubprotocol(t *testing.T) {
 // X-Forwarded-Proto (PLAIN is offered only over TLS); headers from an
 // untrusted peer are ignored.
 func TestWebSocketBehindProxy(t *testing.T) {
-	s := testserver.Start(t, func(c *config.Config) {
+	s := testserver.Start(t, testserver.PlainTCP, func(c *config.Config) {
 		c.Limits.MaxConnectionsPerIP = 1
 		c.Auth.AllowPlain = true
 	})
@@ -160,18 +161,20 @@ func TestWebSocketBehindProxy(t *testing.T) {
 	}
 }
 
-// An untrusted peer's forwarding headers are not believed.
+// An untrusted peer's forwarding headers are not believed: its clients
+// all count as the peer (and over plain HTTP from another machine, the
+// stream is not private: authentication needs TLS when STARTTLS is
+// required on the client listener).
 func TestWebSocketUntrustedProxy(t *testing.T) {
 	s := testserver.Start(t, func(c *config.Config) {
-		c.Auth.AllowPlain = true
+		c.Limits.MaxConnectionsPerIP = 1
 		c.Listeners.HTTP.TrustedProxies = []string{"192.0.2.0/24"}
 	})
-	c, err := dialWS(t, s, "alice", http.Header{"X-Forwarded-Proto": {"https"}}, xmppclient.StageFeatures)
-	if err != nil {
+	if _, err := dialWS(t, s, "alice", http.Header{"X-Forwarded-For": {"198.51.100.1"}}, xmppclient.StageFeatures); err != nil {
 		t.Fatal(err)
 	}
-	if hasMechanism(c.Features(), "PLAIN") {
-		t.Error("an untrusted peer's X-Forwarded-Proto was believed")
+	if _, err := dialWS(t, s, "alice", http.Header{"X-Forwarded-For": {"198.51.100.2"}}, xmppclient.StageFeatures); err == nil {
+		t.Error("an untrusted peer's X-Forwarded-For was believed: two of its connections accepted with max_connections_per_ip 1")
 	}
 }
 
@@ -226,5 +229,21 @@ func TestHostMeta(t *testing.T) {
 	}
 	if len(jrd.Links) != 1 || jrd.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || jrd.Links[0].Href != "wss://chat.example.com/xmpp-websocket" {
 		t.Errorf("host-meta.json links %+v", jrd.Links)
+	}
+}
+
+// With STARTTLS required on the client listener, a WebSocket that is not
+// private (plain HTTP from another machine) is refused with
+// policy-violation; one a trusted proxy received over https is served.
+func TestWebSocketNeedsTLS(t *testing.T) {
+	s := testserver.Start(t)
+	s.AddUser("alice@localhost", "secret")
+	_, err := dialWS(t, s, "alice", http.Header{"X-Forwarded-For": {"198.51.100.1"}, "X-Forwarded-Proto": {"http"}}, xmppclient.StageFeatures)
+	var se *stanza.StreamError
+	if !errors.As(err, &se) || se.Condition != stanza.StreamPolicyViolation {
+		t.Fatalf("plain WebSocket from another machine: %v, want policy-violation", err)
+	}
+	if _, err := dialWS(t, s, "alice", http.Header{"X-Forwarded-For": {"198.51.100.1"}, "X-Forwarded-Proto": {"https"}}, xmppclient.StageBind); err != nil {
+		t.Fatalf("WebSocket through a TLS proxy: %v", err)
 	}
 }

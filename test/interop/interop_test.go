@@ -106,7 +106,11 @@ func TestInterop(t *testing.T) {
 		})
 		t.Run("xmppjs", func(t *testing.T) {
 			t.Parallel()
-			runXmppjs(t, srv)
+			runXmppjs(t, srv, "")
+		})
+		t.Run("xmppjs-websocket", func(t *testing.T) {
+			t.Parallel()
+			runXmppjs(t, srv, "ws://"+srv.http+"/xmpp-websocket")
 		})
 	})
 	srv.stop(t)
@@ -139,7 +143,9 @@ func runSlixmpp(t *testing.T, srv *parleyServer) {
 	}
 }
 
-func runXmppjs(t *testing.T, srv *parleyServer) {
+// runXmppjs runs the xmpp.js scenario; with websocket set, its first
+// client connects over XMPP over WebSocket.
+func runXmppjs(t *testing.T, srv *parleyServer, websocket string) {
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing(t, "the xmpp.js interop test needs node >= 20.10 and npm (apt-get install nodejs npm): "+err.Error())
@@ -160,12 +166,18 @@ func runXmppjs(t *testing.T, srv *parleyServer) {
 			t.Fatalf("npm ci in test/interop: %v\n%s", err, out)
 		}
 	}
-	users := srv.addUsers(t, "xmppjs", 2)
+	name := "xmppjs"
+	args := []string{"xmppjs.mjs"}
+	if websocket != "" {
+		name = "xmppjsws"
+		args = []string{"--experimental-websocket", "xmppjs.mjs", "--websocket", websocket}
+	}
+	users := srv.addUsers(t, name, 2)
 	// Trust the self-signed certificate rather than switch checking off.
 	env := []string{"NODE_EXTRA_CA_CERTS=" + srv.cert}
-	srv.runClient(t, env, "node", "xmppjs.mjs",
+	srv.runClient(t, env, "node", append(args,
 		"--host", srv.c2sHost(), "--port", srv.c2sPort(), "--domain", domain,
-		"--password", srv.password, "--users", strings.Join(users, ","))
+		"--password", srv.password, "--users", strings.Join(users, ","))...)
 }
 
 // missing skips a test whose client is not installed, or fails it under CI,

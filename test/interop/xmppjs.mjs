@@ -3,6 +3,10 @@
 //
 //   node xmppjs.mjs --port 5222 --password secret --users alice,bob
 //
+// With --websocket URL the first client connects over XMPP over WebSocket
+// (RFC 7395) instead, and chats with the second, over TCP (Node 20 needs
+// --experimental-websocket for its WebSocket).
+//
 // The accounts must exist already (interop_test.go creates them with the
 // parley CLI). Trust the server's self-signed certificate with
 // NODE_EXTRA_CA_CERTS=<data dir>/tls/selfsigned.crt: the certificate is then
@@ -25,6 +29,7 @@ const { values: opts } = parseArgs({
     password: { type: "string" },
     users: { type: "string" },
     trace: { type: "boolean", default: false },
+    websocket: { type: "string" },
   },
 });
 if (!opts.port || !opts.password || !opts.users || opts.users.split(",").length < 2) {
@@ -79,9 +84,10 @@ class Inbox {
   }
 }
 
-async function login(localpart, resource) {
+async function login(localpart, resource, service = `xmpp://${opts.host}:${opts.port}`) {
+  const overWebSocket = service.startsWith("ws");
   const xmpp = client({
-    service: `xmpp://${opts.host}:${opts.port}`,
+    service,
     domain: opts.domain,
     username: localpart,
     password: opts.password,
@@ -112,10 +118,15 @@ async function login(localpart, resource) {
     if (el.is("auth", "urn:ietf:params:xml:ns:xmpp-sasl")) mechanism = el.attrs.mechanism;
   });
   const address = await withTimeout(xmpp.start(), `${label} login`);
-  const secure = xmpp.socket?.secure === true && xmpp.socket?.socket?.encrypted === true;
-  check(secure, `${label}: stream is not encrypted after login`);
   check(mechanism.startsWith("SCRAM-"), `${label}: logged in with ${mechanism || "no SASL <auth/>"}, want SCRAM`);
   check(address.bare().toString() === `${localpart}@${opts.domain}`, `${label}: bound ${address}`);
+  if (overWebSocket) {
+    check(xmpp.socket?.socket?.protocol === "xmpp", `${label}: WebSocket subprotocol ${xmpp.socket?.socket?.protocol}`);
+    console.log(`${label}: online as ${address} over WebSocket ${service} with ${mechanism}`);
+    return xmpp;
+  }
+  const secure = xmpp.socket?.secure === true && xmpp.socket?.socket?.encrypted === true;
+  check(secure, `${label}: stream is not encrypted after login`);
   console.log(`${label}: online as ${address} over ${xmpp.socket.socket.getProtocol()} with ${mechanism}`);
   return xmpp;
 }
@@ -127,7 +138,10 @@ async function rosterGet(xmpp) {
 }
 
 async function scenario(clients) {
-  const [a, b] = await Promise.all([login(users[0], "xmppjs-a"), login(users[1], "xmppjs-b")]);
+  const [a, b] = await Promise.all([
+    opts.websocket ? login(users[0], "xmppjs-ws", opts.websocket) : login(users[0], "xmppjs-a"),
+    login(users[1], "xmppjs-b"),
+  ]);
   clients.push(a, b);
   await a.send(xml("presence"));
   await b.send(xml("presence"));
