@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/internal/testserver"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
@@ -22,8 +23,18 @@ func BenchmarkMessageRoundTrip(b *testing.B) { benchRoundTrip(b, false) }
 // alice's.
 func BenchmarkMessageRoundTripSM(b *testing.B) { benchRoundTrip(b, true) }
 
-func benchRoundTrip(b *testing.B, sm bool) {
-	s := testserver.Start(b, testserver.PlainTCP)
+// BenchmarkMessageRoundTripNoArchive and BenchmarkMessageRoundTripSMNoArchive
+// are the two above with the message archive off (archive.enabled: false):
+// the difference is the cost of archiving each message for alice and bob
+// (one SQLite commit, synced, per message with one in flight).
+func BenchmarkMessageRoundTripNoArchive(b *testing.B) { benchRoundTrip(b, false, noArchive) }
+
+func BenchmarkMessageRoundTripSMNoArchive(b *testing.B) { benchRoundTrip(b, true, noArchive) }
+
+func noArchive(c *config.Config) { c.Archive.Enabled = false }
+
+func benchRoundTrip(b *testing.B, sm bool, opts ...testserver.Option) {
+	s := testserver.Start(b, append([]testserver.Option{testserver.PlainTCP}, opts...)...)
 	s.AddUser("alice@localhost", pw)
 	s.AddUser("bob@localhost", pw)
 	ctx := context.Background()
