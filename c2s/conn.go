@@ -27,7 +27,7 @@ type conn struct {
 	idle      *idleReader
 	parser    *stanza.Parser
 	directTLS bool
-	ws        bool // XMPP over WebSocket (websocket.go)
+	web       bool // over HTTP: WebSocket (websocket.go) or BOSH (bosh.go)
 
 	host     string  // the domain the client asked for
 	streamID string  // of the current stream

@@ -42,7 +42,7 @@ func (c *conn) openStream(h *stanza.Element) error {
 		c.out.sendRaw(reply)
 		return stanza.NewStreamError(stanza.UnsupportedVersion, "XMPP 1.0 is required")
 	}
-	if c.ws && !c.secure && c.srv.cfg.RequireTLS {
+	if c.web && !c.secure && c.srv.cfg.RequireTLS {
 		// The WebSocket's own TLS (or a proxy's) is the only TLS there is.
 		c.out.sendRaw(reply)
 		return stanza.NewStreamError(stanza.StreamPolicyViolation, "this server requires TLS: connect with wss://")
@@ -97,7 +97,7 @@ func escapeAttr(s string) string {
 func (c *conn) features() *stanza.Element {
 	f := stanza.New("features", stanza.NSStream)
 	// Over WebSocket, TLS is the HTTP connection's business.
-	tlsAvailable := c.srv.cfg.TLS != nil && !c.secure && !c.ws
+	tlsAvailable := c.srv.cfg.TLS != nil && !c.secure && !c.web
 	if tlsAvailable {
 		st := stanza.New("starttls", stanza.NSTLS)
 		if c.srv.cfg.RequireTLS {
@@ -141,7 +141,7 @@ func (c *conn) features() *stanza.Element {
 }
 
 func (c *conn) offer() sasl.Offer {
-	o := sasl.Offer{AllowPlain: c.srv.cfg.AllowPlain, ServerCert: c.srv.cfg.ServerCert, Secure: c.ws && c.secure}
+	o := sasl.Offer{AllowPlain: c.srv.cfg.AllowPlain, ServerCert: c.srv.cfg.ServerCert, Secure: c.web && c.secure}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		o.TLS = &st

@@ -280,7 +280,7 @@ func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directT
 			// resumes on another node, which takes the session over.
 		} else {
 			var why *stanza.StreamError
-			if redirect != nil && !c.ws {
+			if redirect != nil && !c.web {
 				// A WebSocket client comes back to the URL it knows.
 				why = redirect(c.directTLS)
 			}

@@ -182,7 +182,7 @@ func (c *conn) smEnable(el *stanza.Element) error {
 		if c.directTLS {
 			loc = c.srv.cfg.SMTLSLocation
 		}
-		if loc != "" && !c.ws {
+		if loc != "" && !c.web {
 			// Behind a load balancer the client could land on another
 			// node, where this session cannot be resumed (yet).
 			enabled.SetAttr("location", loc)

@@ -1,13 +1,12 @@
 package c2s
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
 	"net"
 	"net/http"
-	"sync"
-	"time"
 
 	"github.com/coder/websocket"
 )
@@ -49,12 +48,12 @@ func (s *Server) WebSocketHandler(opts WebSocketOptions) http.Handler {
 			ws.SetReadLimit(int64(limit) + 1024)
 		}
 		addr, secure := opts.Client(r)
-		nc := newWSConn(ws, addr, secure)
+		nc := newWSConn(ws, addr)
 		if !s.admit(nc) {
 			return
 		}
 		c := newConn(s, nc, false)
-		c.ws, c.secure = true, secure
+		c.web, c.secure = true, secure
 		s.wg.Add(1)
 		done := make(chan struct{})
 		go c.serve(func() {
@@ -104,160 +103,47 @@ func splitComma(s string) func(yield func(string) bool) {
 // as RFC 7395 messages. A test client uses it to speak TCP-framed XMPP
 // over a WebSocket.
 func WebSocketConn(ws *websocket.Conn, remote net.Addr) net.Conn {
-	return newWSConn(ws, remote, false)
+	return newWSConn(ws, remote)
 }
 
-// wsConn is a WebSocket connection seen as a TCP-framed XMPP stream.
-// Reads come from a goroutine that reads whole messages, so that a read
-// deadline (the c2s idle policy) can expire without closing the
-// connection, which a cancelled WebSocket read would.
-type wsConn struct {
-	ws     *websocket.Conn
-	remote net.Addr
-	secure bool
-
-	msgs chan []byte // translated messages; closed when reading ends
-	rerr error       // why reading ended; set before msgs is closed
-	cur  []byte      // the rest of the message being read
-
-	dmu       sync.Mutex    // guards the deadlines and rest
-	moved     chan struct{} // a read deadline was set (wakes a waiting Read)
-	readDL    time.Time
-	writeDL   time.Time
-	rest      []byte // written bytes not yet a whole element
-	closeOnce sync.Once
-}
-
-func newWSConn(ws *websocket.Conn, remote net.Addr, secure bool) *wsConn {
-	c := &wsConn{ws: ws, remote: remote, secure: secure, msgs: make(chan []byte, 1), moved: make(chan struct{}, 1)}
-	go c.readLoop()
-	return c
-}
-
-func (c *wsConn) readLoop() {
-	defer close(c.msgs)
-	for {
-		typ, b, err := c.ws.Read(context.Background())
-		if err != nil {
-			if websocket.CloseStatus(err) != -1 {
-				err = io.EOF // the client closed the WebSocket
+// newWSConn wraps a WebSocket as a msgConn: a goroutine reads whole
+// messages, so that a read deadline (the c2s idle policy) can expire
+// without closing the connection, which a cancelled WebSocket read would.
+func newWSConn(ws *websocket.Conn, remote net.Addr) *msgConn {
+	c := newMsgConn(remote)
+	c.send = func(ctx context.Context, msgs [][]byte) error {
+		for _, m := range msgs {
+			if err := ws.Write(ctx, websocket.MessageText, m); err != nil {
+				return err
 			}
-			c.rerr = err
-			return
-		}
-		if typ != websocket.MessageText {
-			c.rerr = errors.New("c2s: binary WebSocket message (RFC 7395 allows text only)")
-			_ = c.ws.Close(websocket.StatusUnsupportedData, "text messages only")
-			return
-		}
-		c.msgs <- StreamFromWebSocket(b)
-	}
-}
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string   { return "i/o timeout" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return true }
-
-func (c *wsConn) Read(p []byte) (int, error) {
-	for len(c.cur) == 0 {
-		c.dmu.Lock()
-		dl := c.readDL
-		c.dmu.Unlock()
-		var expire <-chan time.Time
-		var t *time.Timer
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return 0, timeoutError{}
+			if bytes.HasPrefix(m, []byte("<close")) {
+				_ = c.Close()
 			}
-			t = time.NewTimer(d)
-			expire = t.C
 		}
-		select {
-		case m, ok := <-c.msgs:
-			if !ok {
-				stopTimer(t)
-				return 0, c.rerr
-			}
-			c.cur = m
-		case <-expire:
-			return 0, timeoutError{}
-		case <-c.moved: // look at the new deadline
-		}
-		stopTimer(t)
+		return nil
 	}
-	n := copy(p, c.cur)
-	c.cur = c.cur[n:]
-	return n, nil
-}
-
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
-	}
-}
-
-// Write sends the whole elements in b, one message each.
-func (c *wsConn) Write(b []byte) (int, error) {
-	c.dmu.Lock()
-	data := append(c.rest, b...)
-	msgs, rest := WebSocketFromStream(data)
-	c.rest = append([]byte(nil), rest...)
-	dl := c.writeDL
-	c.dmu.Unlock()
-	ctx := context.Background()
-	if !dl.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, dl)
-		defer cancel()
-	}
-	for _, m := range msgs {
-		if err := c.ws.Write(ctx, websocket.MessageText, m); err != nil {
-			return 0, err
-		}
-		if len(m) > 6 && string(m[:6]) == "<close" {
-			_ = c.Close()
-		}
-	}
-	return len(b), nil
-}
-
-func (c *wsConn) Close() error {
 	// The closing handshake waits (up to 5 s) for the client's close
 	// frame; nobody needs to wait for it.
-	c.closeOnce.Do(func() { go func() { _ = c.ws.Close(websocket.StatusNormalClosure, "") }() })
-	return nil
+	c.closeFn = func() { go func() { _ = ws.Close(websocket.StatusNormalClosure, "") }() }
+	go func() {
+		for {
+			typ, b, err := ws.Read(context.Background())
+			if err != nil {
+				if websocket.CloseStatus(err) != -1 {
+					err = io.EOF // the client closed the WebSocket
+				}
+				c.endInput(err)
+				return
+			}
+			if typ != websocket.MessageText {
+				_ = ws.Close(websocket.StatusUnsupportedData, "text messages only")
+				c.endInput(errors.New("c2s: binary WebSocket message (RFC 7395 allows text only)"))
+				return
+			}
+			if !c.put(StreamFromWebSocket(b)) {
+				return
+			}
+		}
+	}()
+	return c
 }
-
-func (c *wsConn) LocalAddr() net.Addr  { return wsAddr("local") }
-func (c *wsConn) RemoteAddr() net.Addr { return c.remote }
-
-func (c *wsConn) SetDeadline(t time.Time) error {
-	_ = c.SetReadDeadline(t)
-	return c.SetWriteDeadline(t)
-}
-
-func (c *wsConn) SetReadDeadline(t time.Time) error {
-	c.dmu.Lock()
-	c.readDL = t
-	c.dmu.Unlock()
-	select {
-	case c.moved <- struct{}{}:
-	default:
-	}
-	return nil
-}
-
-func (c *wsConn) SetWriteDeadline(t time.Time) error {
-	c.dmu.Lock()
-	c.writeDL = t
-	c.dmu.Unlock()
-	return nil
-}
-
-type wsAddr string
-
-func (a wsAddr) Network() string { return "websocket" }
-func (a wsAddr) String() string  { return string(a) }

@@ -16,7 +16,9 @@ import (
 
 const (
 	webSocketPath = "/xmpp-websocket"
+	boshPath      = "/http-bind"
 	relWebSocket  = "urn:xmpp:alt-connections:websocket"
+	relBOSH       = "urn:xmpp:alt-connections:xbosh"
 )
 
 // mountWeb adds the web transports and their discovery to mux.
@@ -25,6 +27,7 @@ func (s *Server) mountWeb(mux *http.ServeMux) {
 		OriginPatterns: s.cfg.Listeners.HTTP.WebSocketOrigins,
 		Client:         s.webClient,
 	}))
+	mux.Handle(boshPath, s.c2s.BOSHHandler(c2s.BOSHOptions{Client: s.webClient}))
 	mux.HandleFunc("GET /.well-known/host-meta", s.hostMeta)
 	mux.HandleFunc("GET /.well-known/host-meta.json", s.hostMetaJSON)
 }
@@ -97,6 +100,12 @@ func (s *Server) publicBase(r *http.Request) (scheme, host string) {
 	return scheme, host
 }
 
+// boshURL is the BOSH endpoint as browsers reach it.
+func (s *Server) boshURL(r *http.Request) string {
+	scheme, host := s.publicBase(r)
+	return scheme + "://" + host + boshPath
+}
+
 // webSocketURL is the WebSocket endpoint as browsers reach it.
 func (s *Server) webSocketURL(r *http.Request) string {
 	scheme, host := s.publicBase(r)
@@ -118,7 +127,7 @@ type xrd struct {
 }
 
 func (s *Server) links(r *http.Request) xrd {
-	return xrd{Links: []xrdLink{{Rel: relWebSocket, Href: s.webSocketURL(r)}}}
+	return xrd{Links: []xrdLink{{Rel: relWebSocket, Href: s.webSocketURL(r)}, {Rel: relBOSH, Href: s.boshURL(r)}}}
 }
 
 // hostMeta answers XEP-0156 §3.1 (XRD).

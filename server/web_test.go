@@ -227,7 +227,8 @@ func TestHostMeta(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &jrd); err != nil || ct != "application/json" {
 		t.Fatalf("host-meta.json: %s %v\n%s", ct, err, body)
 	}
-	if len(jrd.Links) != 1 || jrd.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || jrd.Links[0].Href != "wss://chat.example.com/xmpp-websocket" {
+	if len(jrd.Links) != 2 || jrd.Links[0].Rel != "urn:xmpp:alt-connections:websocket" || jrd.Links[0].Href != "wss://chat.example.com/xmpp-websocket" ||
+		jrd.Links[1].Rel != "urn:xmpp:alt-connections:xbosh" || jrd.Links[1].Href != "https://chat.example.com/http-bind" {
 		t.Errorf("host-meta.json links %+v", jrd.Links)
 	}
 }
