@@ -27,6 +27,7 @@ type Config struct {
 
 	StreamManagement StreamManagement `yaml:"stream_management" envPrefix:"STREAM_MANAGEMENT_"`
 	Archive          Archive          `yaml:"archive" envPrefix:"ARCHIVE_"`
+	API              API              `yaml:"api" envPrefix:"API_"` // the admin REST API (api.go)
 }
 
 // Archive configures the message archive (XEP-0313).
@@ -204,6 +205,7 @@ func Default() Config {
 		StreamManagement: StreamManagement{Enabled: true, ResumeTimeout: 5 * time.Minute, MaxUnacked: 5000},
 		Archive:          Archive{Enabled: true},
 		Components:       []Component{},
+		API:              API{Tokens: []string{}},
 		Cluster: Cluster{
 			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
 			DrainRate: 500, DrainTimeout: time.Minute,

@@ -17,6 +17,7 @@ const redacted = "xxxxx"
 func (c Config) Redacted() string {
 	c.Storage.PostgresDSN = redactDSN(c.Storage.PostgresDSN)
 	c.Components = redactComponents(c.Components)
+	c.API.Tokens = redactTokens(c.API.Tokens)
 	var b strings.Builder
 	enc := yaml.NewEncoder(&b)
 	enc.SetIndent(2)

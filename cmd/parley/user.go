@@ -10,8 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/parley-im/parley/jid"
-	"github.com/parley-im/parley/sasl"
+	"github.com/parley-im/parley/accounts"
 	"github.com/parley-im/parley/storage"
 )
 
@@ -74,7 +73,7 @@ func cmdUser(args []string) int {
 		fmt.Fprintf(os.Stderr, "parley user %s: want exactly one JID, like alice@%s\n", sub, cfg.Hosts[0])
 		return 2
 	}
-	user, err := accountJID(positional[0], cfg.Hosts)
+	user, err := accounts.ParseJID(positional[0], cfg.Hosts)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "parley:", err)
 		return 2
@@ -88,19 +87,18 @@ func cmdUser(args []string) int {
 				return 2
 			}
 		}
-		s1, s256, err := sasl.Derive(pw, cfg.Auth.SCRAMIterations)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "parley:", err)
-			return 2
-		}
 		if sub == "add" {
-			err = store.CreateAccount(ctx, storage.Account{JID: user.String(), SHA1: s1, SHA256: s256})
+			err = accounts.Create(ctx, store, user, pw, cfg.Auth.SCRAMIterations)
 			if errors.Is(err, storage.ErrExists) {
 				fmt.Fprintf(os.Stderr, "parley: %s already exists (use 'parley user passwd' to change its password)\n", user)
 				return 1
 			}
 		} else {
-			err = store.SetCredentials(ctx, user.String(), s1, s256)
+			err = accounts.SetPassword(ctx, store, user, pw, cfg.Auth.SCRAMIterations)
+		}
+		if errors.Is(err, accounts.ErrBadPassword) {
+			fmt.Fprintln(os.Stderr, "parley:", err)
+			return 2
 		}
 		if errors.Is(err, storage.ErrNotFound) {
 			fmt.Fprintf(os.Stderr, "parley: no account %s\n", user)
@@ -127,23 +125,6 @@ func cmdUser(args []string) int {
 		fmt.Printf("deleted %s\n", user)
 	}
 	return 0
-}
-
-// accountJID parses a user's JID and checks its domain is served.
-func accountJID(s string, hosts []string) (jid.JID, error) {
-	j, err := jid.Parse(s)
-	if err != nil {
-		return j, fmt.Errorf("%q is not a valid JID: %w", s, err)
-	}
-	if j.Local() == "" || j.Resource() != "" {
-		return j, fmt.Errorf("%q is not an account JID: want user@domain", s)
-	}
-	for _, h := range hosts {
-		if h == j.Domain() {
-			return j, nil
-		}
-	}
-	return j, fmt.Errorf("%s is not served here (hosts: %s)", j.Domain(), strings.Join(hosts, ", "))
 }
 
 // readPassword reads one line from r.
