@@ -128,6 +128,10 @@ type HTTPListener struct {
 	// WebSocketOrigins are web origins (host patterns) allowed to open a
 	// WebSocket besides the listener's own.
 	WebSocketOrigins []string `yaml:"websocket_origins" env:"WEBSOCKET_ORIGINS"`
+	// WebDir holds the browser side (the repository's web/ directory,
+	// after npm ci there): the web chat at / and the admin dashboard at
+	// /admin.
+	WebDir string `yaml:"web_dir" env:"WEB_DIR"`
 }
 
 // C2SListener is the client listener that negotiates STARTTLS.
@@ -196,7 +200,7 @@ func Default() Config {
 		Listeners: Listeners{
 			C2S:    C2SListener{Address: ":5222", StartTLSRequired: true},
 			C2STLS: Listener{Address: ":5223"},
-			HTTP:   HTTPListener{Address: ":5280", TrustedProxies: []string{"127.0.0.0/8", "::1/128"}, WebSocketOrigins: []string{}},
+			HTTP:   HTTPListener{Address: ":5280", TrustedProxies: []string{"127.0.0.0/8", "::1/128"}, WebSocketOrigins: []string{}, WebDir: "web"},
 		},
 		TLS:              TLS{MinVersion: "1.2"},
 		Storage:          Storage{Driver: DriverSQLite},
