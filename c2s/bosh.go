@@ -212,7 +212,7 @@ func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stan
 	for _, el := range body.Elements() {
 		in = el.AppendXML(in, "")
 	}
-	if body.Attr("xmpp:restart") == "true" || body.Attr("urn:xmpp:xbosh:restart") == "true" || restartAttr(body) {
+	if restartAttr(body) {
 		in = append(in, streamHeader(s.from, body.Attr("xml:lang"))...)
 	}
 	if body.Type() == "terminate" {
@@ -225,7 +225,8 @@ func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stan
 	s.hold(w, r, rid)
 }
 
-// restartAttr finds xmpp:restart however the client bound the prefix.
+// restartAttr finds xmpp:restart='true' (XEP-0206 §5) whatever prefix the
+// client bound urn:xmpp:xbosh to.
 func restartAttr(body *stanza.Element) bool {
 	for _, a := range body.Attrs {
 		if a.Value == "true" && (a.Name == "restart" || len(a.Name) > 8 && a.Name[len(a.Name)-8:] == ":restart") {
