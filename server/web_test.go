@@ -4,38 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/parley-im/parley/c2s"
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/webclient"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )
-
-// wsDialer dials the server's WebSocket endpoint for xmppclient, with the
-// given extra request headers (a reverse proxy's).
-type wsDialer struct {
-	url    string
-	header http.Header
-}
-
-func (d wsDialer) DialContext(ctx context.Context, _, _ string) (net.Conn, error) {
-	ws, _, err := websocket.Dial(ctx, d.url, &websocket.DialOptions{Subprotocols: []string{"xmpp"}, HTTPHeader: d.header})
-	if err != nil {
-		return nil, err
-	}
-	if ws.Subprotocol() != "xmpp" {
-		return nil, fmt.Errorf("server chose subprotocol %q", ws.Subprotocol())
-	}
-	return c2s.WebSocketConn(ws, nil), nil
-}
 
 func dialWS(t *testing.T, s *testserver.Server, user string, header http.Header, stop xmppclient.Stage) (*xmppclient.Client, error) {
 	t.Helper()
@@ -43,7 +23,7 @@ func dialWS(t *testing.T, s *testserver.Server, user string, header http.Header,
 	defer cancel()
 	c, err := xmppclient.Dial(ctx, xmppclient.Config{
 		Addr: s.HTTP(), Domain: "localhost", Username: user, Password: "secret", Resource: "web",
-		Dialer: wsDialer{url: "ws://" + s.HTTP() + "/xmpp-websocket", header: header}, StopAfter: stop,
+		Dialer: webclient.WebSocket{URL: "ws://" + s.HTTP() + "/xmpp-websocket", Header: header}, StopAfter: stop,
 	})
 	if err == nil {
 		t.Cleanup(func() { _ = c.Close() })
