@@ -146,7 +146,7 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *stanz
 	m.sessions[sess.sid] = sess
 	m.mu.Unlock()
 	c := newConn(m.srv, conn, false)
-	c.web, c.secure = true, secure
+	c.web, c.secure, c.transport = true, secure, transportBOSH
 	m.srv.wg.Add(1)
 	go c.serve(func() {
 		m.srv.forget(c)

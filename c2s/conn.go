@@ -27,7 +27,8 @@ type conn struct {
 	idle      *idleReader
 	parser    *stanza.Parser
 	directTLS bool
-	web       bool // over HTTP: WebSocket (websocket.go) or BOSH (bosh.go)
+	web       bool      // over HTTP: WebSocket (websocket.go) or BOSH (bosh.go)
+	transport transport // for the metrics; set before serve
 
 	host     string  // the domain the client asked for
 	streamID string  // of the current stream
@@ -57,6 +58,9 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
 	c := &conn{srv: s, nc: nc, directTLS: directTLS}
+	if directTLS {
+		c.transport = transportTLS
+	}
 	c.out = &output{conn: c}
 	return c
 }
@@ -255,6 +259,13 @@ func (c *conn) handle(el *stanza.Element) error {
 		c.pingID = ""
 		return nil
 	}
+	if el.Name == "iq" && el.Type() == "set" && (el.To() == "" || el.To() == c.host) && el.FirstElement().Is("session", stanza.NSSession) {
+		// The legacy session request (RFC 3921 §3), offered as optional:
+		// clients that still send it after binding (Strophe.js, so
+		// Converse.js) get a result, as before binding.
+		c.out.send(stanza.Result(el))
+		return nil
+	}
 	if c.durableSM {
 		c.sess.SetHandling(c.out.sm.inH.Load() + 1)
 	}
@@ -328,18 +339,18 @@ func (c *conn) bind(iq, b *stanza.Element) {
 // arrives once the stream is closing goes back to the core to be routed
 // as if this resource were gone.
 func (c *conn) Deliver(el *stanza.Element) {
-	if c.out.csi.on.Load() && c.csiHold(el.AppendXML(nil, stanza.NSClient)) {
+	if c.out.csi.on.Load() && c.csiHold(el.AppendXML(nil, stanza.NSClient)) || c.out.send(el) {
+		c.srv.cfg.Metrics.sent(el.Name)
 		return
 	}
-	if !c.out.send(el) {
-		c.undeliverable(el)
-	}
+	c.undeliverable(el)
 }
 
 // DeliverRaw queues a stanza already serialized for a client, as it comes
 // from another node (router.RawConn).
 func (c *conn) DeliverRaw(b []byte) {
 	if c.out.csi.on.Load() && c.csiHold(bytes.Clone(b)) || c.out.sendBytes(b) {
+		c.srv.cfg.Metrics.sentRaw(b)
 		return
 	}
 	el, err := stanza.ParseBytes(b)

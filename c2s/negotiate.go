@@ -201,7 +201,7 @@ func (c *conn) onSASL(el *stanza.Element) error {
 			return nil
 		}
 		if !c.srv.login.allow(remoteIP(c.nc)) {
-			c.saslFailure("temporary-auth-failure", "too many login attempts from your address; try again shortly")
+			c.saslFailureFor("rate-limited", "temporary-auth-failure", "too many login attempts from your address; try again shortly")
 			return nil
 		}
 		lookup := func(user string) (storage.Account, error) {
@@ -246,7 +246,6 @@ func (c *conn) saslStep(text string) error {
 	out, done, err := c.sasl.Step(in)
 	if err != nil {
 		c.sasl = nil
-		c.srv.cfg.Metrics.AuthFailures.Inc()
 		cond, text := "not-authorized", ""
 		switch {
 		case errors.Is(err, sasl.ErrBinding):
@@ -295,7 +294,13 @@ func saslElement(name string, data []byte) []byte {
 	return append(b, "</"+name+">"...)
 }
 
-func (c *conn) saslFailure(cond, text string) {
+// saslFailure ends the exchange with a SASL failure, counted by its
+// condition.
+func (c *conn) saslFailure(cond, text string) { c.saslFailureFor(cond, cond, text) }
+
+// saslFailureFor is saslFailure counted under reason.
+func (c *conn) saslFailureFor(reason, cond, text string) {
+	c.srv.cfg.Metrics.AuthFailures.WithLabelValues(reason).Inc()
 	f := stanza.New("failure", stanza.NSSASL).Append(stanza.New(cond, stanza.NSSASL))
 	if text != "" {
 		f.Append(stanza.New("text", stanza.NSSASL, "xml:lang", "en").SetText(text))

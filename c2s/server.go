@@ -230,7 +230,7 @@ func (s *Server) track(c *conn) {
 	s.pending--
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
-	s.cfg.Metrics.Connections.Inc()
+	s.cfg.Metrics.opened(c.transport)
 }
 
 func (s *Server) forget(c *conn) {
@@ -241,7 +241,7 @@ func (s *Server) forget(c *conn) {
 		delete(s.perIP, ip)
 	}
 	s.mu.Unlock()
-	s.cfg.Metrics.Connections.Dec()
+	s.cfg.Metrics.closed(c.transport)
 }
 
 // Shutdown stops accepting, closes every stream with system-shutdown

@@ -53,7 +53,7 @@ func (s *Server) WebSocketHandler(opts WebSocketOptions) http.Handler {
 			return
 		}
 		c := newConn(s, nc, false)
-		c.web, c.secure = true, secure
+		c.web, c.secure, c.transport = true, secure, transportWebSocket
 		s.wg.Add(1)
 		done := make(chan struct{})
 		go c.serve(func() {

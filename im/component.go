@@ -243,12 +243,12 @@ func (s *Server) componentIQ(ctx context.Context, st *stanza.Element, from, to j
 		target = ToAccount
 	}
 	payload := st.FirstElement()
-	h := s.handler[handlerKey{payload.Space, target}]
-	if h == nil {
+	h, ok := s.handler[handlerKey{payload.Space, target}]
+	if !ok {
 		s.componentBounce(ctx, st, from, &stanza.Error{Condition: stanza.ServiceUnavailable})
 		return
 	}
-	reply, err := h.HandleIQ(ctx, IQ{Stanza: st, Payload: payload, From: from, To: to})
+	reply, err := h.callIQ(ctx, IQ{Stanza: st, Payload: payload, From: from, To: to})
 	if err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {

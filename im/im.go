@@ -64,6 +64,13 @@ type handlerKey struct {
 	target Target
 }
 
+// iqHandler is a registered handler and the recorder of its module's
+// calls (nil when not measured).
+type iqHandler struct {
+	h      IQHandler
+	record func(d time.Duration, failed bool)
+}
+
 // Config is what the core needs to know.
 type Config struct {
 	Hosts              []string
@@ -74,6 +81,7 @@ type Config struct {
 	NoArchive bool
 	Log       *slog.Logger
 	Now       func() time.Time
+	Metrics   Metrics
 }
 
 // Server is the routing core. Create it with New, register IQ handlers and
@@ -86,7 +94,9 @@ type Server struct {
 	now     func() time.Time
 	maxOff  int
 	noArch  bool                     // archive.enabled: false; see archiveMessage
-	handler map[handlerKey]IQHandler // written only before serving starts
+	handler map[handlerKey]iqHandler // written only before serving starts
+	metrics Metrics
+	routed  [3]func(time.Duration) // Metrics.Route's recorders, indexed by kindOf
 
 	features []string                // disco features of the server, in registration order
 	ended    []func(*router.Session) // session-end hooks, registered before serving
@@ -113,7 +123,8 @@ func New(cfg Config, r *router.Router, st storage.Store) *Server {
 		now:     cfg.Now,
 		maxOff:  cfg.MaxOfflineMessages,
 		noArch:  cfg.NoArchive,
-		handler: make(map[handlerKey]IQHandler),
+		handler: make(map[handlerKey]iqHandler),
+		metrics: cfg.Metrics,
 		blocks:  make(map[string]map[string]struct{}),
 		prefs:   make(map[string]storage.ArchivePrefs),
 	}
@@ -126,16 +137,26 @@ func New(cfg Config, r *router.Router, st storage.Store) *Server {
 	for _, h := range cfg.Hosts {
 		s.hosts[h] = true
 	}
+	if r := cfg.Metrics.Route; r != nil {
+		for k, kind := range routeKinds {
+			s.routed[k] = r(kind)
+		}
+	}
 	s.Handle(stanza.NSRoster, ToSelf, IQHandlerFunc(s.handleRoster))
 	return s
 }
 
 // Handle registers an IQ handler for a payload namespace and the targets it
-// answers. Call before serving.
+// answers. Call before serving. Its calls are measured under the module
+// name ModuleName(ns).
 func (s *Server) Handle(ns string, targets Target, h IQHandler) {
+	e := iqHandler{h: h}
+	if m := s.metrics.Module; m != nil {
+		e.record = m(ModuleName(ns))
+	}
 	for t := ToServer; t <= ToAccount; t <<= 1 {
 		if targets&t != 0 {
-			s.handler[handlerKey{ns, t}] = h
+			s.handler[handlerKey{ns, t}] = e
 		}
 	}
 }
@@ -166,9 +187,21 @@ func (s *Server) Store() storage.Store { return s.store }
 // Now returns the current time from the injected clock.
 func (s *Server) Now() time.Time { return s.now() }
 
-// Handle routes one stanza a bound client sent. from is stamped here: the
+// Route routes one stanza a bound client sent. from is stamped here: the
 // server sets 'from' on everything a client sends (RFC 6120 §8.1.2.1).
 func (s *Server) Route(ctx context.Context, sess *router.Session, st *stanza.Element) {
+	k := kindOf(st.Name)
+	if k < 0 || s.routed[k] == nil {
+		s.route(ctx, sess, st)
+		return
+	}
+	// The monotonic clock, not the injected one: this is a duration.
+	start := time.Now()
+	s.route(ctx, sess, st)
+	s.routed[k](time.Since(start))
+}
+
+func (s *Server) route(ctx context.Context, sess *router.Session, st *stanza.Element) {
 	st = st.Copy()
 	st.SetAttr("from", sess.JID().String())
 	var to jid.JID

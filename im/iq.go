@@ -3,6 +3,7 @@ package im
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/router"
@@ -60,13 +61,13 @@ func (s *Server) serveIQ(ctx context.Context, sess *router.Session, st *stanza.E
 		return
 	}
 	payload := st.FirstElement()
-	h := s.handler[handlerKey{payload.Space, target}]
-	if h == nil {
+	h, ok := s.handler[handlerKey{payload.Space, target}]
+	if !ok {
 		s.bounce(sess, st, &stanza.Error{Condition: stanza.ServiceUnavailable})
 		return
 	}
 	q := IQ{Stanza: st, Payload: payload, From: sess.JID(), To: to, Session: sess}
-	reply, err := h.HandleIQ(ctx, q)
+	reply, err := h.callIQ(ctx, q)
 	if err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {
@@ -93,12 +94,16 @@ func (s *Server) HandlePreBind(ctx context.Context, host string, st *stanza.Elem
 		return stanza.ErrorReply(st, &stanza.Error{Condition: stanza.BadRequest})
 	}
 	h := s.handler[handlerKey{payload.Space, ToServer}]
-	pre, ok := h.(PreAuthHandler)
+	pre, ok := h.h.(PreAuthHandler)
 	if !ok {
 		return stanza.ErrorReply(st, &stanza.Error{Condition: stanza.ServiceUnavailable})
 	}
 	dom, _ := jid.New("", host, "")
+	start := time.Now()
 	reply, err := pre.HandlePreAuth(ctx, IQ{Stanza: st, Payload: payload, To: dom})
+	if h.record != nil {
+		h.record(time.Since(start), err != nil)
+	}
 	if err != nil {
 		var se *stanza.Error
 		if !errors.As(err, &se) {

@@ -59,7 +59,6 @@ func (s *Server) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: session directory: %w", err)
 	}
 	s.dir = dir
-	s.registerClusterMetrics()
 	node.Watch(func(ev cluster.Event) {
 		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version, "returned", ev.Returned)
 	})
@@ -118,7 +117,9 @@ func (s *Server) clusterStatus(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(s.Status())
 }
 
-// registerClusterMetrics exposes the traffic between nodes.
+// registerClusterMetrics exposes the traffic between nodes. It reads
+// ClusterStats at each scrape: s.dir is set before the HTTP listener
+// serves /metrics.
 func (s *Server) registerClusterMetrics() {
 	for _, c := range []struct {
 		name, help, dir string
@@ -131,14 +132,14 @@ func (s *Server) registerClusterMetrics() {
 	} {
 		s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: c.name, Help: c.help, ConstLabels: prometheus.Labels{"direction": c.dir},
-		}, func() float64 { return float64(c.get(s.dir.Stats())) }))
+		}, func() float64 { return float64(c.get(s.ClusterStats())) }))
 	}
 	s.reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "parley_cluster_resent_batches_total", Help: "Batches of forwarded stanzas published again because the receiving node did not acknowledge them in time.",
-	}, func() float64 { return float64(s.dir.Stats().Resent) }))
+	}, func() float64 { return float64(s.ClusterStats().Resent) }))
 	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_cluster_unacked_batches", Help: "Batches of forwarded stanzas waiting for the receiving node's acknowledgement.",
-	}, func() float64 { return float64(s.dir.Stats().Unacked) }))
+	}, func() float64 { return float64(s.ClusterStats().Unacked) }))
 }
 
 // ClusterStats returns the node-to-node traffic counters (zero when not

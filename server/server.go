@@ -150,6 +150,7 @@ func (s *Server) start(ctx context.Context) error {
 		MaxOfflineMessages: cfg.Limits.MaxOfflineMessages,
 		NoArchive:          !cfg.Archive.Enabled,
 		Log:                s.log,
+		Metrics:            s.coreMetrics(),
 	}, s.router, s.store)
 	if err := s.declareComponents(); err != nil {
 		return err
@@ -358,10 +359,12 @@ func (s *Server) registerGauges() {
 	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_sessions", Help: "Bound client sessions (resources).",
 	}, func() float64 { return float64(s.router.Count()) }))
+	s.registerClusterMetrics()
 	sq, ok := s.store.(*storage.SQL)
 	if !ok {
 		return
 	}
+	s.registerCommitHistograms(sq)
 	s.reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "parley_storage_commits_total", Help: "Transactions committed by the group-commit writer.",

@@ -58,8 +58,8 @@ func Open(ctx context.Context, driver, dsn string, logger *slog.Logger) (*SQL, e
 		s.closeDBs()
 		return nil, err
 	}
-	s.offline = newWriter(s.w, s.d, flushOffline, logger)
-	s.archive = newWriter(s.w, s.d, flushArchive, logger)
+	s.offline = newWriter(WriterOffline, s.w, s.d, flushOffline, logger)
+	s.archive = newWriter(WriterArchive, s.w, s.d, flushArchive, logger)
 	return s, nil
 }
 
@@ -124,3 +124,14 @@ func (s *SQL) Stats() WriterStats { return s.offline.stats() }
 // ArchiveStats reports what the group-commit writer of the archive has
 // done so far.
 func (s *SQL) ArchiveStats() WriterStats { return s.archive.stats() }
+
+// ObserveCommits tells fn of every transaction both group-commit writers
+// commit from now on (nil: stop telling). Safe while they run.
+func (s *SQL) ObserveCommits(fn CommitObserver) {
+	var p *CommitObserver
+	if fn != nil {
+		p = &fn
+	}
+	s.offline.observe.Store(p)
+	s.archive.observe.Store(p)
+}

@@ -23,6 +23,17 @@ type WriterStats struct {
 	MaxBatch uint64 // most requests committed in one transaction
 }
 
+// Writer names, as CommitObserver is told them.
+const (
+	WriterOffline = "offline" // offline messages (Stats)
+	WriterArchive = "archive" // the message archive (ArchiveStats)
+)
+
+// A CommitObserver is told of every transaction a group-commit writer
+// committed: how many requests it held and how long it took, from BEGIN
+// to COMMIT. It runs on the writer's goroutine, so it must be quick.
+type CommitObserver func(writer string, requests int, took time.Duration)
+
 // flushFunc writes a batch of items in tx. It returns each item's own
 // rejection (only ErrQuota or ErrNotFound, leaving tx usable), or an error
 // that fails the whole batch.
@@ -40,6 +51,7 @@ type request[T any] struct {
 // An idle writer commits the first request at once; batches form while a
 // commit is in flight, so there is no timer and no added latency.
 type writer[T any] struct {
+	name   string // WriterOffline or WriterArchive
 	db     *sql.DB
 	d      dialect
 	flush  flushFunc[T]
@@ -55,10 +67,12 @@ type writer[T any] struct {
 	done   chan struct{} // closed when the goroutine has exited
 
 	batches, rows, maxBatch atomic.Uint64
+	observe                 atomic.Pointer[CommitObserver] // nil: nobody listens
 }
 
-func newWriter[T any](db *sql.DB, d dialect, flush flushFunc[T], logger *slog.Logger) *writer[T] {
+func newWriter[T any](name string, db *sql.DB, d dialect, flush flushFunc[T], logger *slog.Logger) *writer[T] {
 	w := &writer[T]{
+		name:   name,
 		db:     db,
 		d:      d,
 		flush:  flush,
@@ -183,6 +197,7 @@ func (w *writer[T]) commit(reqs []*request[T]) {
 // rejection; err, the driver's error, is set when the transaction as a
 // whole failed. The caller's method gives it the storage vocabulary.
 func (w *writer[T]) tx(reqs []*request[T]) (errs []error, err error) {
+	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	items := make([]T, len(reqs))
@@ -200,6 +215,9 @@ func (w *writer[T]) tx(reqs []*request[T]) (errs []error, err error) {
 	}
 	if err := tx.Commit(); err != nil {
 		return nil, err
+	}
+	if o := w.observe.Load(); o != nil {
+		(*o)(w.name, len(reqs), time.Since(start))
 	}
 	var ok uint64
 	for _, e := range errs {

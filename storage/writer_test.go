@@ -22,7 +22,7 @@ func testWriter(t *testing.T, flush flushFunc[int]) *writer[int] {
 	db, err := sql.Open("sqlite", dsn)
 	must(t, err)
 	db.SetMaxOpenConns(1)
-	w := newWriter(db, dialectSQLite, flush, slog.New(slog.DiscardHandler))
+	w := newWriter("test", db, dialectSQLite, flush, slog.New(slog.DiscardHandler))
 	t.Cleanup(func() {
 		w.stop()
 		db.Close()
@@ -88,6 +88,14 @@ func TestWriterBatchesWhileBusy(t *testing.T) {
 		}
 		return make([]error, len(items)), nil
 	})
+	var observed []int // appended on the writer goroutine, read after stop
+	obs := CommitObserver(func(name string, n int, took time.Duration) {
+		if name != "test" || took <= 0 {
+			t.Errorf("observed %q, %v", name, took)
+		}
+		observed = append(observed, n)
+	})
+	w.observe.Store(&obs)
 	var wg sync.WaitGroup
 	wg.Go(func() { must(t, w.do(ctx, 0)) })
 	if n := <-entered; n != 1 {
@@ -102,6 +110,9 @@ func TestWriterBatchesWhileBusy(t *testing.T) {
 	w.stop()
 	if len(sizes) != 2 || sizes[1] != 10 {
 		t.Errorf("batch sizes %v, want [1 10]", sizes)
+	}
+	if len(observed) != 2 || observed[0] != 1 || observed[1] != 10 {
+		t.Errorf("observer told of batches %v, want [1 10]", observed)
 	}
 	if st := w.stats(); st.Batches != 2 || st.Rows != 11 || st.MaxBatch != 10 {
 		t.Errorf("stats %+v", st)
