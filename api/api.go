@@ -4,7 +4,9 @@
 // nodes with their load, and the API's own OpenAPI document
 // (/api/v1/openapi.json, embedded from openapi.json).
 //
-// Every request but the document's needs a bearer token from api.tokens.
+// Every request but the document's needs a bearer token from api.tokens,
+// or the admin dashboard's session cookie (Config.Sessions; then a CSRF
+// token too on requests that change something).
 // Bodies are JSON both ways, and every error, the ServeMux's own 404 and
 // 405 included, is {"error": {"status", "code", "message"}}.
 //
@@ -59,8 +61,27 @@ type Config struct {
 	// Nodes reports the cluster's live nodes (this one alone when not
 	// clustered), this one with Self set.
 	Nodes func() []Node
-	Log   *slog.Logger
+	// Stats reports every live node's metrics (GET
+	// /api/v1/cluster/stats), a node that did not answer with its error.
+	Stats func(ctx context.Context) []NodeStats
+	// Sessions, when set, lets an admin dashboard login (package admin)
+	// in by its cookie instead of a bearer token, even with Enabled off;
+	// a request that changes something must then also carry the
+	// session's CSRF token in CSRFHeader.
+	Sessions Sessions
+	Log      *slog.Logger
 }
+
+// Sessions checks the admin dashboard's session cookie of a request: the
+// user logged in and the session's CSRF token, ok false without a valid
+// session.
+type Sessions interface {
+	Check(r *http.Request) (user, csrf string, ok bool)
+}
+
+// CSRFHeader carries a dashboard session's CSRF token on requests that
+// change something; a page of another site cannot set it.
+const CSRFHeader = "X-Parley-CSRF"
 
 // API is the admin REST API's handler.
 type API struct {
@@ -113,6 +134,7 @@ func (a *API) table() []route {
 		{"DELETE", "/api/v1/sessions/{jid...}", a.kickSession, false},
 		{"POST", "/api/v1/messages", a.sendMessage, false},
 		{"GET", "/api/v1/cluster/nodes", a.clusterNodes, false},
+		{"GET", "/api/v1/cluster/stats", a.clusterStats, false},
 		{"GET", "/api/v1/openapi.json", a.openAPI, true},
 	}
 }
@@ -121,14 +143,21 @@ func (a *API) table() []route {
 // ServeMux's 404 and 405 in JSON.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	if !a.cfg.Enabled {
+	csrf, session := a.session(r)
+	if !a.cfg.Enabled && !session {
 		writeError(w, errNoEndpoint)
 		return
 	}
 	h, pattern := a.mux.Handler(r)
 	if rt, ok := a.routes[pattern]; !ok || !rt.public {
-		if err := a.authorize(r); err != nil {
-			w.Header().Set("WWW-Authenticate", err.challenge)
+		err := a.authorize(r)
+		if session {
+			err = checkCSRF(r, csrf)
+		}
+		if err != nil {
+			if err.challenge != "" {
+				w.Header().Set("WWW-Authenticate", err.challenge)
+			}
 			writeError(w, err.Error)
 			return
 		}

@@ -67,12 +67,15 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 func TestOpenAPIContents(t *testing.T) {
 	raw := api.OpenAPI()
 	doc := parseDoc(t, raw)
-	if len(doc.Security) != 1 || doc.Security[0]["bearer"] == nil {
-		t.Fatalf("top-level security %v, want bearer", doc.Security)
+	if len(doc.Security) != 2 || doc.Security[0]["bearer"] == nil || doc.Security[1]["session"] == nil {
+		t.Fatalf("top-level security %v, want bearer or session", doc.Security)
 	}
-	var scheme struct{ Type, Scheme string }
+	var scheme struct{ Type, Scheme, In, Name string }
 	if err := json.Unmarshal(doc.Components["securitySchemes"]["bearer"], &scheme); err != nil || scheme.Type != "http" || scheme.Scheme != "bearer" {
 		t.Fatalf("securitySchemes.bearer: %+v %v", scheme, err)
+	}
+	if err := json.Unmarshal(doc.Components["securitySchemes"]["session"], &scheme); err != nil || scheme.Type != "apiKey" || scheme.In != "cookie" || scheme.Name != "parley_admin" {
+		t.Fatalf("securitySchemes.session: %+v %v", scheme, err)
 	}
 	for _, op := range doc.documented() {
 		method, path, _ := strings.Cut(op, " ")
@@ -90,7 +93,7 @@ func TestOpenAPIContents(t *testing.T) {
 			t.Errorf("%s: responses %v", op, o.Responses)
 		}
 	}
-	for _, schema := range []string{"Error", "UserList", "NewUser", "UserCreated", "Password", "Session", "SessionList", "Message", "MessageSent", "Node", "NodeList"} {
+	for _, schema := range []string{"Error", "UserList", "NewUser", "UserCreated", "Password", "Session", "SessionList", "Message", "MessageSent", "Node", "NodeList", "StatsList", "NodeStats", "MetricFamily", "MetricSeries"} {
 		if doc.Components["schemas"][schema] == nil {
 			t.Errorf("no schema %s", schema)
 		}

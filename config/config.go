@@ -27,7 +27,8 @@ type Config struct {
 
 	StreamManagement StreamManagement `yaml:"stream_management" envPrefix:"STREAM_MANAGEMENT_"`
 	Archive          Archive          `yaml:"archive" envPrefix:"ARCHIVE_"`
-	API              API              `yaml:"api" envPrefix:"API_"` // the admin REST API (api.go)
+	API              API              `yaml:"api" envPrefix:"API_"`     // the admin REST API (api.go)
+	Admin            Admin            `yaml:"admin" envPrefix:"ADMIN_"` // the admin dashboard (admin.go)
 }
 
 // Archive configures the message archive (XEP-0313).
@@ -210,6 +211,7 @@ func Default() Config {
 		Archive:          Archive{Enabled: true},
 		Components:       []Component{},
 		API:              API{Tokens: []string{}},
+		Admin:            Admin{Users: []string{}},
 		Cluster: Cluster{
 			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
 			DrainRate: 500, DrainTimeout: time.Minute,

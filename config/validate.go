@@ -42,6 +42,7 @@ func (c Config) Validate() error {
 	v.between("stream_management.max_unacked", c.StreamManagement.MaxUnacked, 10, 1_000_000)
 	v.components(c.Components, c.Hosts)
 	v.api(c.API, c.Listeners.HTTP.Address)
+	v.admin(c.Admin, c.Hosts, c.Listeners.HTTP.Address)
 	if a := c.Debug.PprofAddress; a != "" {
 		if _, _, err := net.SplitHostPort(a); err != nil {
 			v.add("debug.pprof_address", "must be host:port, e.g. 127.0.0.1:6060; got %q", a)

@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what it needs (idempotently), then vet,
 # staticcheck, the Go tests (unit, in-process server, PostgreSQL, interop with
-# real clients) and a short run of every fuzz target.
+# real clients, the web chat in chromium) and a short run of every fuzz target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
-# --- system packages: PostgreSQL (storage tests), slixmpp (interop), node
+# --- system packages: PostgreSQL (storage tests), slixmpp (interop), node,
+# chromium (browser tests)
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 /usr/bin/python3 -c 'import slixmpp' >/dev/null 2>&1 || need+=(python3-slixmpp)
 command -v node >/dev/null 2>&1 || need+=(nodejs npm)
 [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+[ -x /usr/bin/chromium ] || need+=(chromium)   # the web chat's browser test
 if [ ${#need[@]} -gt 0 ]; then
   log "installing ${need[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi
@@ -32,6 +34,11 @@ if [ -f test/interop/package-lock.json ]; then
   log "npm ci (test/interop)"
   (cd test/interop && npm ci --no-audit --no-fund --loglevel=error)
 fi
+
+# --- npm packages of web/: the web chat (Converse.js) the server serves at
+# /, and playwright-core for the browser test (test/browser)
+log "npm ci (web)"
+(cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error)
 
 log "gofmt"
 bad=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))

@@ -18,6 +18,8 @@ func (s *Server) adminAPI() *api.API {
 		SCRAMIterations: s.cfg.Auth.SCRAMIterations,
 		Core:            s.core,
 		Nodes:           s.apiNodes,
+		Stats:           s.clusterStats,
+		Sessions:        s.apiSessions(),
 		Log:             s.log,
 	})
 }

@@ -59,6 +59,9 @@ func (s *Server) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: session directory: %w", err)
 	}
 	s.dir = dir
+	if err := s.serveStats(); err != nil {
+		return fmt.Errorf("cluster: stats: %w", err)
+	}
 	node.Watch(func(ev cluster.Event) {
 		s.log.Info("cluster membership", "event", ev.Kind.String(), "node", ev.Member.Name, "version", ev.Member.Version, "returned", ev.Returned)
 	})

@@ -22,6 +22,8 @@ func (s *Server) httpHandler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{Registry: s.reg}))
 	mux.Handle(api.Prefix, s.adminAPI())
 	s.mountWeb(mux)
+	s.mountAdmin(mux)
+	s.mountWebChat(mux)
 	return mux
 }
 

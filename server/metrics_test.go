@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/internal/testserver"
-	"github.com/parley-im/parley/internal/webclient"
 	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/webclient"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/parley-im/parley/admin"
 	"github.com/parley-im/parley/c2s"
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/cluster/directory"
@@ -50,6 +51,8 @@ type Server struct {
 	started time.Time
 
 	components *component.Server // external components (XEP-0114)
+	dash       *admin.Dashboard  // the admin dashboard, built by httpHandler (admin.go)
+	dashErr    bool              // it could not be built
 	push       *push.Push        // push notifications (XEP-0357)
 
 	// CertPath is the certificate in use; CertCreated says it was just
@@ -354,7 +357,9 @@ func (s *Server) closeAll() {
 	}
 }
 
-// registerGauges exposes the directory and the group-commit writer.
+// registerGauges exposes the directory, the cluster traffic (zeros when
+// not clustered, so that one dashboard fits every node) and the
+// group-commit writers.
 func (s *Server) registerGauges() {
 	s.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "parley_sessions", Help: "Bound client sessions (resources).",

@@ -1,0 +1,210 @@
+// Package browser runs Parley's web chat (Converse.js, served at / by the
+// HTTP listener) in a real browser against a real cluster: Debian's
+// chromium, driven by playwright-core from web/node_modules, logs two
+// users in on two different nodes, and they chat through the UI.
+//
+// It builds cmd/parley once, starts two nodes sharing one throwaway
+// PostgreSQL (internal/testpg) with NATS routes on loopback, each serving
+// the repository's web/ directory, creates the accounts with the CLI and
+// makes them each other's contacts in storage, then runs webchat.mjs with
+// a deadline. The script saves screenshots under test-artifacts/browser/
+// at the repository's root; the test prints their paths.
+//
+// Needs node and npm (Debian: nodejs npm), chromium at /usr/bin/chromium
+// (Debian: chromium) and PostgreSQL's binaries (Debian: postgresql); it
+// runs `npm ci` in web/ if playwright-core or converse.js is missing.
+// Without them the test skips, unless CI is set, when it fails and says
+// what to install. On failure it shows the script's output (with each
+// page's console), and each node's log.
+package browser
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parley-im/parley/config"
+	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/storage"
+)
+
+const (
+	chromium = "/usr/bin/chromium" // Debian's
+	domain   = "localhost"
+
+	startTimeout  = 20 * time.Second // process start to healthy
+	stopTimeout   = 20 * time.Second // SIGTERM to exit
+	joinTimeout   = 10 * time.Second // started nodes to a full member list
+	scriptTimeout = 90 * time.Second // webchat.mjs, all of it
+)
+
+// binDir holds the parley binary built for this test run.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "parley-browser-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "browser:", err)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// TestWebChatAcrossNodes: alice opens the web chat of n1 and bob that of
+// n2, in two browser contexts; each logs in through Converse's form and
+// finds the other in the roster; they exchange messages both ways and see
+// them in their chat windows. Then alice logs out and, in a fresh browser
+// (nothing cached), logs in again and gets the conversation back from the
+// archive. No page loads anything from anywhere but its node.
+func TestWebChatAcrossNodes(t *testing.T) {
+	webDir := prerequisites(t)
+	dsn := testpg.Start(t) // skips, or fails under CI, without PostgreSQL
+	bin := parleyBinary(t)
+	begin := time.Now()
+
+	cfgs := newNodeConfigs(t, bin, dsn, webDir, 2)
+	nodes := make([]*node, len(cfgs))
+	for i, cfg := range cfgs {
+		nodes[i] = cfg.start(t)
+	}
+	for _, n := range nodes {
+		n.waitReady(t)
+	}
+	waitMembers(t, joinTimeout, nodes, "n1", "n2")
+	t.Logf("two nodes see each other, %v after the start", time.Since(begin).Round(time.Millisecond))
+
+	password := "browser-" + randomHex(t, 8)
+	for _, u := range []string{"alice", "bob"} {
+		cfgs[0].addUser(t, u, password)
+	}
+	befriend(t, dsn, "alice", "bob")
+
+	artifacts, err := filepath.Abs(filepath.Join("..", "..", "test-artifacts", "browser"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only this run's screenshots: none left from an earlier failure.
+	if err := os.RemoveAll(artifacts); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(artifacts, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := runScript(t, scriptTimeout, "webchat.mjs",
+		"--web-dir", webDir, "--chromium", chromium, "--artifacts", artifacts,
+		"--alice-url", "http://"+nodes[0].http+"/", "--bob-url", "http://"+nodes[1].http+"/",
+		"--domain", domain, "--password", password)
+	var shots []string
+	sc := bufio.NewScanner(strings.NewReader(out))
+	for sc.Scan() {
+		if p, ok := strings.CutPrefix(sc.Text(), "screenshot "); ok {
+			shots = append(shots, p)
+		}
+	}
+	if len(shots) < 5 {
+		t.Errorf("want screenshots after login and after the chat for both users, and of the history; got %v", shots)
+	}
+	t.Logf("screenshots:\n%s", strings.Join(shots, "\n"))
+	stopAll(t, nodes)
+	t.Logf("passed in %v", time.Since(begin).Round(time.Millisecond))
+}
+
+// prerequisites checks for node, npm and chromium, installs web/'s npm
+// packages if they are missing, and returns web/'s absolute path.
+func prerequisites(t *testing.T) string {
+	t.Helper()
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			missing(t, "the browser test needs node and npm (apt-get install nodejs npm): "+err.Error())
+		}
+	}
+	if _, err := os.Stat(chromium); err != nil {
+		missing(t, "the browser test needs Debian's chromium at "+chromium+" (apt-get install chromium): "+err.Error())
+	}
+	webDir, err := filepath.Abs(filepath.Join("..", "..", "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pkg := range []string{"playwright-core", "converse.js"} {
+		if _, err := os.Stat(filepath.Join(webDir, "node_modules", pkg, "package.json")); err == nil {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, "npm", "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error")
+		cmd.Dir = webDir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("npm ci in web/: %v\n%s", err, out)
+		}
+		break
+	}
+	return webDir
+}
+
+// befriend makes a and b each other's contacts with mutual presence
+// subscriptions, in the nodes' shared database, before either logs in:
+// the test is about the web chat, not the subscription handshake.
+func befriend(t *testing.T, dsn, a, b string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	st, err := storage.Open(ctx, config.DriverPostgres, dsn, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, p := range [][2]string{{a, b}, {b, a}} {
+		it := storage.RosterItem{Contact: p[1] + "@" + domain, Name: p[1], Subscription: storage.SubBoth}
+		if _, err := st.PutRosterItem(ctx, p[0]+"@"+domain, it); err != nil {
+			t.Fatalf("roster of %s: %v", p[0], err)
+		}
+	}
+}
+
+// runScript runs a node script from this directory and returns its
+// output, failing the test, with the output, unless it exits 0 in time.
+func runScript(t *testing.T, timeout time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out syncBuffer
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Env = cleanEnv()
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	// At the deadline, SIGINT lets the script print what it saw and close
+	// the browser; SIGKILL follows if it does not exit.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("node %s: killed after %v, at its deadline\n%s", args[0], took, out.String())
+	case err != nil:
+		t.Fatalf("node %s: %v after %v\n%s", args[0], err, took, out.String())
+	}
+	t.Logf("node %s passed in %v:\n%s", args[0], took, out.String())
+	return out.String()
+}
+
+func randomHex(t *testing.T, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
