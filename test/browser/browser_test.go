@@ -22,6 +22,8 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -33,6 +35,8 @@ import (
 
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/xmppclient"
+	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
 )
 
@@ -85,10 +89,12 @@ func TestWebChatAcrossNodes(t *testing.T) {
 	t.Logf("two nodes see each other, %v after the start", time.Since(begin).Round(time.Millisecond))
 
 	password := "browser-" + randomHex(t, 8)
-	for _, u := range []string{"alice", "bob"} {
+	for _, u := range []string{"alice", "bob", "carol"} {
 		cfgs[0].addUser(t, u, password)
 	}
 	befriend(t, dsn, "alice", "bob")
+	befriend(t, dsn, "bob", "carol")
+	echo(t, nodes[0], password)
 
 	artifacts, err := filepath.Abs(filepath.Join("..", "..", "test-artifacts", "browser"))
 	if err != nil {
@@ -103,7 +109,7 @@ func TestWebChatAcrossNodes(t *testing.T) {
 	}
 	out := runScript(t, scriptTimeout, "webchat.mjs",
 		"--web-dir", webDir, "--chromium", chromium, "--artifacts", artifacts,
-		"--alice-url", "http://"+nodes[0].http+"/", "--bob-url", "http://"+nodes[1].http+"/",
+		"--alice-url", "http://"+nodes[0].http+"/", "--bob-url", "http://"+nodes[1].http+"/?transport=bosh",
 		"--domain", domain, "--password", password)
 	var shots []string
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -207,4 +213,42 @@ func randomHex(t *testing.T, n int) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// echo logs carol in on n over TCP (STARTTLS) and has her answer every
+// chat message "ping X" with "pong X", until the test ends: the TCP
+// client bob's BOSH page chats with.
+func echo(t *testing.T, n *node, password string) {
+	t.Helper()
+	pem, err := os.ReadFile(n.cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: n.c2s, Domain: domain, Username: "carol", Password: password,
+		Resource: "tcp", StartTLS: true, TLS: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}})
+	if err != nil {
+		t.Fatalf("carol over TCP: %v", err)
+	}
+	rctx, stop := context.WithCancel(context.Background())
+	done := c.StartReader(rctx, func(el *stanza.Element) {
+		b := el.Child("body", stanza.NSClient)
+		if el.Name != "message" || b == nil || !strings.HasPrefix(b.Text(), "ping ") {
+			return
+		}
+		reply := stanza.New("message", stanza.NSClient, "to", el.From(), "type", "chat").
+			Append(stanza.New("body", stanza.NSClient).SetText("pong " + strings.TrimPrefix(b.Text(), "ping ")))
+		_ = c.Send(reply)
+	})
+	if err := c.Send(stanza.New("presence", stanza.NSClient)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stop()
+		<-done
+		_ = c.Close()
+	})
 }

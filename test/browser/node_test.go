@@ -112,7 +112,7 @@ type node struct {
 	exited  chan struct{}
 	waitErr error // set before exited is closed
 
-	http string // from the log once ready
+	http, c2s, cert string // from the log once ready
 }
 
 // start runs `parley serve` with cfg and returns at once; waitReady waits
@@ -146,7 +146,10 @@ func (cfg *nodeConfig) start(t *testing.T) *node {
 	return n
 }
 
-var listeningRE = regexp.MustCompile(`msg=listening listener=http address=(\S+)`)
+var (
+	listeningRE = regexp.MustCompile(`msg=listening listener=(http|c2s) address=(\S+)`)
+	certRE      = regexp.MustCompile(`msg="(?:generated a self-signed certificate|using certificate)[^"]*" path=(\S+)`)
+)
 
 // waitReady waits until the node has logged that it is ready and answers
 // /healthz.
@@ -162,11 +165,19 @@ func (n *node) waitReady(t *testing.T) {
 		if !strings.Contains(log, `msg="parley is ready"`) {
 			return errors.New(`no "parley is ready" in the log yet`)
 		}
-		m := listeningRE.FindStringSubmatch(log)
-		if m == nil {
-			return testutil.Permanent{Err: fmt.Errorf("%s is ready, but its log lacks the HTTP address", n.cfg.name)}
+		for _, m := range listeningRE.FindAllStringSubmatch(log, -1) {
+			if m[1] == "http" {
+				n.http = m[2]
+			} else {
+				n.c2s = m[2]
+			}
 		}
-		n.http = m[1]
+		if m := certRE.FindStringSubmatch(log); m != nil {
+			n.cert = m[1]
+		}
+		if n.http == "" || n.c2s == "" || n.cert == "" {
+			return testutil.Permanent{Err: fmt.Errorf("%s is ready, but its log lacks an address or the certificate (http %q, c2s %q, cert %q)", n.cfg.name, n.http, n.c2s, n.cert)}
+		}
 		var health struct {
 			Status string `json:"status"`
 		}

@@ -60,6 +60,8 @@ class User {
     this.origin = new URL(url).origin;
     this.console = [];
     this.foreign = []; // requests for anything outside this.origin
+    this.websockets = 0; // WebSockets opened
+    this.boshRequests = 0; // requests to /http-bind
     this.checkedConsole = undefined; // console lines checked for errors: all, or those before logout
   }
 
@@ -74,9 +76,11 @@ class User {
     this.page.on("requestfailed", (r) => this.console.push(`${stamp()} request failed: ${r.url()} ${r.failure()?.errorText}`));
     this.page.on("request", (r) => {
       const u = new URL(r.url());
+      if (u.pathname === "/http-bind") this.boshRequests++;
       if (!["data:", "blob:"].includes(u.protocol) && u.origin !== this.origin) this.foreign.push(r.url());
     });
     this.page.on("websocket", (ws) => {
+      this.websockets++;
       if (new URL(ws.url()).host !== new URL(this.origin).host) this.foreign.push(ws.url());
     });
   }
@@ -154,8 +158,21 @@ async function scenario(browser, users) {
   await Promise.all([alice.login(bob), bob.login(alice)]);
   await Promise.all(users.map((u) => u.screenshot("login")));
 
-  await Promise.all([alice.chat(bob), bob.chat(alice)]);
+  // Transports: alice's page speaks WebSocket, bob's BOSH (?transport=bosh).
+  check(alice.websockets > 0 && alice.boshRequests === 0, `alice: ${alice.websockets} WebSockets, ${alice.boshRequests} BOSH requests; want WebSocket only`);
+  check(bob.websockets === 0 && bob.boshRequests > 0, `bob: ${bob.websockets} WebSockets, ${bob.boshRequests} BOSH requests; want BOSH only`);
+  console.log(`alice is on WebSocket, bob on BOSH (${bob.boshRequests} requests so far)`);
+
   const run = randomUUID().slice(0, 8);
+  // Over BOSH, bob chats with carol, a client on a TCP connection (the
+  // test's, which answers "ping X" with "pong X").
+  const carol = { name: "carol", jid: `carol@${opts.domain}` };
+  await bob.chat(carol);
+  await bob.send(`ping ${run}`);
+  await bob.sees(`pong ${run}`);
+  console.log("bob, over BOSH, chatted with carol over TCP");
+
+  await Promise.all([alice.chat(bob), bob.chat(alice)]);
   const hello = `Hello bob, alice on node 1 here (${run})`;
   const reply = `Hi alice, bob on node 2 answering (${run})`;
   await alice.send(hello);

@@ -25,9 +25,13 @@ customElements.define(
   },
 );
 
+// ?transport=bosh connects over BOSH only (networks that block WebSocket).
+const boshOnly = new URLSearchParams(location.search).get("transport") === "bosh";
+
 converse.initialize({
-  // Where to connect: WebSocket; BOSH when the WebSocket connection fails.
-  websocket_url: `${secure ? "wss" : "ws"}://${location.host}/xmpp-websocket`,
+  // Where to connect: WebSocket; BOSH when the WebSocket connection fails
+  // (or always, with ?transport=bosh).
+  websocket_url: boshOnly ? undefined : `${secure ? "wss" : "ws"}://${location.host}/xmpp-websocket`,
   bosh_service_url: `${location.origin}/http-bind`,
   discover_connection_methods: false,
 
