@@ -25,7 +25,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,7 +33,9 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/config"
+	"github.com/parley-im/parley/internal/testnode"
 	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
@@ -44,26 +45,11 @@ const (
 	chromium = "/usr/bin/chromium" // Debian's
 	domain   = "localhost"
 
-	startTimeout  = 20 * time.Second // process start to healthy
-	stopTimeout   = 20 * time.Second // SIGTERM to exit
 	joinTimeout   = 10 * time.Second // started nodes to a full member list
 	scriptTimeout = 90 * time.Second // webchat.mjs, all of it
 )
 
-// binDir holds the parley binary built for this test run.
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "parley-browser-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "browser:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testnode.Run(m)) }
 
 // TestWebChatAcrossNodes: alice opens the web chat of n1 and bob that of
 // n2, in two browser contexts; each logs in through Converse's form and
@@ -74,23 +60,25 @@ func TestMain(m *testing.M) {
 func TestWebChatAcrossNodes(t *testing.T) {
 	webDir := prerequisites(t)
 	dsn := testpg.Start(t) // skips, or fails under CI, without PostgreSQL
-	bin := parleyBinary(t)
+	bin := testnode.Binary(t)
 	begin := time.Now()
 
-	cfgs := newNodeConfigs(t, bin, dsn, webDir, 2)
-	nodes := make([]*node, len(cfgs))
+	// SIGTERM drains, waiting for sessions that wait for their client to
+	// resume them (a browser closed without logging out) up to this bound.
+	cfgs := testnode.Cluster(t, bin, dsn, 2, "PARLEY_CLUSTER_DRAIN_TIMEOUT=5s", "PARLEY_LISTENERS_HTTP_WEB_DIR="+webDir)
+	nodes := make([]*testnode.Node, len(cfgs))
 	for i, cfg := range cfgs {
-		nodes[i] = cfg.start(t)
+		nodes[i] = cfg.Start(t)
 	}
 	for _, n := range nodes {
-		n.waitReady(t)
+		n.WaitReady(t)
 	}
-	waitMembers(t, joinTimeout, nodes, "n1", "n2")
+	testnode.WaitMembers(t, joinTimeout, nodes, "n1", "n2")
 	t.Logf("two nodes see each other, %v after the start", time.Since(begin).Round(time.Millisecond))
 
 	password := "browser-" + randomHex(t, 8)
 	for _, u := range []string{"alice", "bob", "carol"} {
-		cfgs[0].addUser(t, u, password)
+		cfgs[0].AddUser(t, u+"@"+domain, password)
 	}
 	befriend(t, dsn, "alice", "bob")
 	befriend(t, dsn, "bob", "carol")
@@ -109,7 +97,7 @@ func TestWebChatAcrossNodes(t *testing.T) {
 	}
 	out := runScript(t, scriptTimeout, "webchat.mjs",
 		"--web-dir", webDir, "--chromium", chromium, "--artifacts", artifacts,
-		"--alice-url", "http://"+nodes[0].http+"/", "--bob-url", "http://"+nodes[1].http+"/?transport=bosh",
+		"--alice-url", "http://"+nodes[0].HTTP+"/", "--bob-url", "http://"+nodes[1].HTTP+"/?transport=bosh",
 		"--domain", domain, "--password", password)
 	var shots []string
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -122,7 +110,7 @@ func TestWebChatAcrossNodes(t *testing.T) {
 		t.Errorf("want screenshots after login and after the chat for both users, and of the history; got %v", shots)
 	}
 	t.Logf("screenshots:\n%s", strings.Join(shots, "\n"))
-	stopAll(t, nodes)
+	testnode.StopAll(t, nodes)
 	t.Logf("passed in %v", time.Since(begin).Round(time.Millisecond))
 }
 
@@ -132,11 +120,11 @@ func prerequisites(t *testing.T) string {
 	t.Helper()
 	for _, tool := range []string{"node", "npm"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			missing(t, "the browser test needs node and npm (apt-get install nodejs npm): "+err.Error())
+			testnode.Missing(t, "the browser test needs node and npm (apt-get install nodejs npm): "+err.Error())
 		}
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		missing(t, "the browser test needs Debian's chromium at "+chromium+" (apt-get install chromium): "+err.Error())
+		testnode.Missing(t, "the browser test needs Debian's chromium at "+chromium+" (apt-get install chromium): "+err.Error())
 	}
 	webDir, err := filepath.Abs(filepath.Join("..", "..", "web"))
 	if err != nil {
@@ -184,9 +172,9 @@ func runScript(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out syncBuffer
+	var out testnode.SyncBuffer
 	cmd := exec.CommandContext(ctx, "node", args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = testutil.CleanEnv()
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	// At the deadline, SIGINT lets the script print what it saw and close
@@ -218,9 +206,9 @@ func randomHex(t *testing.T, n int) string {
 // echo logs carol in on n over TCP (STARTTLS) and has her answer every
 // chat message "ping X" with "pong X", until the test ends: the TCP
 // client bob's BOSH page chats with.
-func echo(t *testing.T, n *node, password string) {
+func echo(t *testing.T, n *testnode.Node, password string) {
 	t.Helper()
-	pem, err := os.ReadFile(n.cert)
+	pem, err := os.ReadFile(n.Cert)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -228,7 +216,7 @@ func echo(t *testing.T, n *node, password string) {
 	roots.AppendCertsFromPEM(pem)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: n.c2s, Domain: domain, Username: "carol", Password: password,
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: n.C2S, Domain: domain, Username: "carol", Password: password,
 		Resource: "tcp", StartTLS: true, TLS: &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}})
 	if err != nil {
 		t.Fatalf("carol over TCP: %v", err)

@@ -34,7 +34,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/parley-im/parley/internal/testnode"
 	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )
@@ -43,49 +45,38 @@ const (
 	chromium = "/usr/bin/chromium" // Debian's
 	domain   = "localhost"
 
-	startTimeout  = 20 * time.Second // process start to healthy
-	stopTimeout   = 20 * time.Second // SIGTERM to exit
 	joinTimeout   = 10 * time.Second // started nodes to a full member list
 	xmppTimeout   = 15 * time.Second // one XMPP login or expected stanza
 	scriptTimeout = 90 * time.Second // dashboard.mjs, all of it
 )
 
-// binDir holds the parley binary built for this test run.
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "parley-dashboard-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "dashboard:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testnode.Run(m)) }
 
 func TestDashboard(t *testing.T) {
 	webDir := prerequisites(t)
 	dsn := testpg.Start(t) // skips, or fails under CI, without PostgreSQL
-	bin := parleyBinary(t)
+	bin := testnode.Binary(t)
 	begin := time.Now()
 
 	admin := "boss@" + domain
-	cfgs := newNodeConfigs(t, bin, dsn, webDir, admin, "dash-"+randomHex(t, 16), 2)
-	nodes := make([]*node, len(cfgs))
+	cfgs := testnode.Cluster(t, bin, dsn, 2,
+		"PARLEY_LISTENERS_HTTP_WEB_DIR="+webDir,
+		"PARLEY_LISTENERS_C2S_STARTTLS_REQUIRED=false",
+		"PARLEY_CLUSTER_SECRET=dash-"+randomHex(t, 16), // one cookie key on every node
+		"PARLEY_ADMIN_USERS="+admin)
+	nodes := make([]*testnode.Node, len(cfgs))
 	for i, cfg := range cfgs {
-		nodes[i] = cfg.start(t)
+		nodes[i] = cfg.Start(t)
 	}
 	for _, n := range nodes {
-		n.waitReady(t)
+		n.WaitReady(t)
 	}
-	waitMembers(t, joinTimeout, nodes, "n1", "n2")
+	testnode.WaitMembers(t, joinTimeout, nodes, "n1", "n2")
 	t.Logf("two nodes see each other, %v after the start", time.Since(begin).Round(time.Millisecond))
 
 	password := "dash-" + randomHex(t, 8)
 	for _, u := range []string{admin, "ann@" + domain, "ben@" + domain} {
-		cfgs[0].addUser(t, u, password)
+		cfgs[0].AddUser(t, u, password)
 	}
 	// Something to show: ann on n1 and ben on n2, chatting across.
 	ann := dial(t, nodes[0], "ann", password)
@@ -101,7 +92,7 @@ func TestDashboard(t *testing.T) {
 
 	// One failed login, and traffic while the browser watches: messages
 	// across the nodes and pings to the server (a module), five a second.
-	if c, err := xmppclient.Dial(context.Background(), xmppclient.Config{Addr: nodes[1].c2s, Domain: domain, Username: "ben", Password: "wrong", Timeout: xmppTimeout}); err == nil {
+	if c, err := xmppclient.Dial(context.Background(), xmppclient.Config{Addr: nodes[1].C2S, Domain: domain, Username: "ben", Password: "wrong", Timeout: xmppTimeout}); err == nil {
 		_ = c.Close()
 		t.Fatal("a login with a wrong password succeeded")
 	}
@@ -119,7 +110,7 @@ func TestDashboard(t *testing.T) {
 	newUser, newPassword := "made-in-browser@"+domain, "pw-"+randomHex(t, 6)
 	out := runScript(t, scriptTimeout, "dashboard.mjs",
 		"--web-dir", webDir, "--chromium", chromium, "--artifacts", artifacts,
-		"--url", "http://"+nodes[0].http+"/", "--nodes", "n1,n2",
+		"--url", "http://"+nodes[0].HTTP+"/", "--nodes", "n1,n2",
 		"--admin", admin, "--password", password,
 		"--new-user", newUser, "--new-password", newPassword)
 	sc := bufio.NewScanner(strings.NewReader(out))
@@ -141,7 +132,7 @@ func TestDashboard(t *testing.T) {
 	_ = ann.Close()
 	_ = ben.Close()
 	for _, n := range nodes {
-		n.stop(t)
+		n.Stop(t)
 	}
 	t.Logf("passed in %v", time.Since(begin).Round(time.Millisecond))
 }
@@ -175,13 +166,13 @@ func chatter(stop <-chan struct{}, a, b *xmppclient.Client) error {
 }
 
 // dial logs local in on the node over plain TCP.
-func dial(t *testing.T, n *node, local, password string) *xmppclient.Client {
+func dial(t *testing.T, n *testnode.Node, local, password string) *xmppclient.Client {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), xmppTimeout)
 	defer cancel()
-	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: n.c2s, Domain: domain, Username: local, Password: password, Resource: "test"})
+	c, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: n.C2S, Domain: domain, Username: local, Password: password, Resource: "test"})
 	if err != nil {
-		t.Fatalf("XMPP login of %s on %s: %v", local, n.cfg.name, err)
+		t.Fatalf("XMPP login of %s on %s: %v", local, n.Cfg.Name, err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
 	return c
@@ -213,10 +204,10 @@ func expect(t *testing.T, c *xmppclient.Client, id string) {
 func prerequisites(t *testing.T) string {
 	t.Helper()
 	if _, err := exec.LookPath("node"); err != nil {
-		missing(t, "the dashboard test needs node (apt-get install nodejs): "+err.Error())
+		testnode.Missing(t, "the dashboard test needs node (apt-get install nodejs): "+err.Error())
 	}
 	if _, err := os.Stat(chromium); err != nil {
-		missing(t, "the dashboard test needs Debian's chromium at "+chromium+" (apt-get install chromium): "+err.Error())
+		testnode.Missing(t, "the dashboard test needs Debian's chromium at "+chromium+" (apt-get install chromium): "+err.Error())
 	}
 	webDir, err := filepath.Abs(filepath.Join("..", "..", "web"))
 	if err != nil {
@@ -224,7 +215,7 @@ func prerequisites(t *testing.T) string {
 	}
 	for _, pkg := range []string{"playwright-core", "uplot"} {
 		if _, err := os.Stat(filepath.Join(webDir, "node_modules", pkg, "package.json")); err != nil {
-			missing(t, "the dashboard test needs web/'s npm packages (npm ci --ignore-scripts --prefix web): "+err.Error())
+			testnode.Missing(t, "the dashboard test needs web/'s npm packages (npm ci --ignore-scripts --prefix web): "+err.Error())
 		}
 	}
 	return webDir
@@ -236,9 +227,9 @@ func runScript(t *testing.T, timeout time.Duration, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	var out syncBuffer
+	var out testnode.SyncBuffer
 	cmd := exec.CommandContext(ctx, "node", args...)
-	cmd.Env = cleanEnv()
+	cmd.Env = testutil.CleanEnv()
 	cmd.Stdout = &out
 	cmd.Stderr = &out
 	// At the deadline, SIGINT lets the script print what it saw and close
