@@ -55,8 +55,8 @@ now() { date +%s; }
 
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get, setpriv)"
 for s in $SERVERS; do
-	case $s in parley | ejabberd | ejabberd-tuned | prosody | prosody-tuned) ;;
-	*) die "unknown server '$s' in SERVERS (want some of parley ejabberd ejabberd-tuned prosody prosody-tuned)" ;;
+	case $s in parley | parley-noarchive | ejabberd | ejabberd-tuned | ejabberd-mam | prosody | prosody-tuned | prosody-mam) ;;
+	*) die "unknown server '$s' in SERVERS (want some of parley parley-noarchive ejabberd ejabberd-tuned ejabberd-mam prosody prosody-tuned prosody-mam)" ;;
 	esac
 done
 [ "$USERS" -gt 0 ] || die "USERS must be positive"
@@ -259,8 +259,8 @@ as_user() { # USER HOME CMD...: run as a system user, keeping rlimits (no PAM)
 	setpriv --reuid="$u" --regid="$u" --init-groups env HOME="$h" "$@"
 }
 
-start_parley() {
-	local d=$tmp/parley
+start_parley() { # NAME ARCHIVE(true|false)
+	local d=$tmp/$1
 	mkdir -p "$d/data" || return 1
 	cat >"$d/parley.env" <<EOF
 PARLEY_HOSTS=$DOMAIN
@@ -276,6 +276,7 @@ PARLEY_LIMITS_MAX_CONNECTIONS_PER_IP=0
 PARLEY_LIMITS_LOGIN_RATE_PER_IP=0
 PARLEY_LIMITS_PING_INTERVAL=0
 PARLEY_LOG_LEVEL=warn
+PARLEY_ARCHIVE_ENABLED=$2
 EOF
 	local penv
 	mapfile -t penv <"$d/parley.env"
@@ -289,10 +290,14 @@ ejctl() { # ejabberdctl against our node, as the ejabberd user
 		--ctl-config "$d/ejabberdctl.cfg" --config "$d/ejabberd.yml" --logs "$d/logs" --spool "$d/spool" "$@") 2>/dev/null
 }
 
-start_ejabberd() { # NAME CACHE_SIZE
+start_ejabberd() { # NAME CACHE_SIZE [mam]
 	local d=$tmp/$1
+	local mam="  # no message archive"
+	# Every message archived (XEP-0313), as Parley does by default; Mnesia
+	# (ejabberd's default store) logs to disk without a sync per message.
+	[ "${3:-}" = mam ] && mam="  mod_mam: {default: always, db_type: mnesia, assume_mam_usage: true}"
 	mkdir -p "$d/logs" "$d/spool" "$d/home" "$d/modules.d" || return 1
-	sed -e "s|@DOMAIN@|$DOMAIN|g; s|@C2S_PORT@|$C2S_PORT|g; s|@CACHE_SIZE@|$2|g" "$here/ejabberd.yml.in" >"$d/ejabberd.yml"
+	sed -e "s|@DOMAIN@|$DOMAIN|g; s|@C2S_PORT@|$C2S_PORT|g; s|@CACHE_SIZE@|$2|g; s|^  # @MAM@\$|$mam|" "$here/ejabberd.yml.in" >"$d/ejabberd.yml"
 	sed -e "s|@NODE@|parleybench@localhost|g; s|@DIST_PORT@|$EJABBERD_DIST_PORT|g; s|@CONFIG@|$d/ejabberd.yml|g" \
 		-e "s|@PIDFILE@|$d/ejabberd.pid|g; s|@DIR@|$d|g" "$here/ejabberdctl.cfg.in" >"$d/ejabberdctl.cfg"
 	# erl reads the resolver config from $CONFIG_DIR/inetrc.
@@ -314,10 +319,14 @@ prctl() { # prosodyctl against our instance, as the prosody user
 	(cd "$d" && as_user prosody "$d" /usr/bin/prosodyctl --config "$d/prosody.cfg.lua" "$@") 2>/dev/null
 }
 
-start_prosody() { # NAME BLOCKLIST_CACHE_SIZE
+start_prosody() { # NAME BLOCKLIST_CACHE_SIZE [mam]
 	local d=$tmp/$1
+	local mam="-- no message archive"
+	# Every message archived (XEP-0313), as Parley does by default, in
+	# Prosody's default (file) storage.
+	[ "${3:-}" = mam ] && mam='"mam";'
 	mkdir -p "$d/data" "$d/certs" || return 1
-	sed -e "s|@DOMAIN@|$DOMAIN|g; s|@C2S_PORT@|$C2S_PORT|g; s|@DIR@|$d|g; s|@BLOCKLIST_CACHE@|$2|g" \
+	sed -e "s|@DOMAIN@|$DOMAIN|g; s|@C2S_PORT@|$C2S_PORT|g; s|@DIR@|$d|g; s|@BLOCKLIST_CACHE@|$2|g; s|@MAM@|$mam|" \
 		"$here/prosody.cfg.lua.in" >"$d/prosody.cfg.lua"
 	chown -R prosody:prosody "$d"
 	chmod 750 "$d/data"
@@ -350,7 +359,7 @@ wait_listening() {
 # server_sessions: bound client sessions as the server itself counts them.
 server_sessions() {
 	case $SERVER_NAME in
-	parley) curl -fsS --max-time 5 "http://127.0.0.1:$PARLEY_HTTP_PORT/healthz" | sed -n 's/.*"sessions":\([0-9]*\).*/\1/p' ;;
+	parley*) curl -fsS --max-time 5 "http://127.0.0.1:$PARLEY_HTTP_PORT/healthz" | sed -n 's/.*"sessions":\([0-9]*\).*/\1/p' ;;
 	ejabberd*) ejctl connected_users_number | tr -d '[:space:]' ;;
 	prosody*)
 		# prosody.full_sessions holds the bound (authenticated) sessions;
@@ -364,10 +373,10 @@ server_sessions() {
 server_accounts() {
 	local re=$1
 	case $SERVER_NAME in
-	parley)
+	parley*)
 		local penv
-		mapfile -t penv <"$tmp/parley/parley.env"
-		(cd "$tmp/parley" && env "${penv[@]}" "$tmp/bin/parley" user list "$DOMAIN" 2>/dev/null) |
+		mapfile -t penv <"$tmp/$SERVER_NAME/parley.env"
+		(cd "$tmp/$SERVER_NAME" && env "${penv[@]}" "$tmp/bin/parley" user list "$DOMAIN" 2>/dev/null) |
 			grep -c "^$re@" || true ;;
 	ejabberd*) ejctl registered_users "$DOMAIN" | grep -c "^$re$" || true ;;
 	prosody*) find "$tmp/$SERVER_NAME/data" -path '*/accounts/*' -name '*.dat' 2>/dev/null |
@@ -377,7 +386,7 @@ server_accounts() {
 
 server_version() {
 	case $SERVER_NAME in
-	parley) "$tmp/bin/parley" version 2>/dev/null | head -1 ;;
+	parley*) "$tmp/bin/parley" version 2>/dev/null | head -1 ;;
 	ejabberd*)
 		local st
 		st=$(ejctl status | grep -o 'ejabberd [^ ]* is running' | head -1 | sed 's/ is running//')
@@ -401,11 +410,14 @@ run_one() {
 		return 1
 	fi
 	case $name in
-	parley) start_parley ;;
+	parley) start_parley parley true ;;
+	parley-noarchive) start_parley parley-noarchive false ;;
 	ejabberd) start_ejabberd ejabberd 1000 ;;
 	ejabberd-tuned) start_ejabberd ejabberd-tuned "$TUNED_EJABBERD_CACHE" ;;
+	ejabberd-mam) start_ejabberd ejabberd-mam "$TUNED_EJABBERD_CACHE" mam ;;
 	prosody) start_prosody prosody 64 ;;
 	prosody-tuned) start_prosody prosody-tuned "$TUNED_BLOCKLIST_CACHE" ;;
+	prosody-mam) start_prosody prosody-mam "$TUNED_BLOCKLIST_CACHE" mam ;;
 	esac || { log "ERROR: could not set up $name"; return 1; }
 	wait_listening || return 1
 	log "$name listening, pid $SERVER_PID ($(ps -o comm= -p "$SERVER_PID")); nofile $(awk '/open files/ { print $4 }' "/proc/$SERVER_PID/limits")"
@@ -488,7 +500,7 @@ run_one() {
 		echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)"
 		echo "sessions_during_idle=$(cat "$OUT/$name.sessions" 2>/dev/null)"
 		echo "accounts_stored=$(server_accounts "${PREFIX}[0-9][0-9]*")"
-		if [ "$name" = parley ]; then
+		if [ "${name%%-*}" = parley ]; then
 			echo "logins_counted=$(curl -fsS --max-time 5 "http://127.0.0.1:$PARLEY_HTTP_PORT/metrics" |
 				awk '/^parley_c2s_logins_total/ { n += $2 } END { print n + 0 }')"
 		fi

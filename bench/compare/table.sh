@@ -8,8 +8,9 @@ exec /usr/bin/python3 - "$1" <<'PY'
 import json, os, sys
 
 out = sys.argv[1]
-TITLES = {"parley": "Parley", "ejabberd": "ejabberd", "ejabberd-tuned": "ejabberd (tuned)",
-          "prosody": "Prosody (default)", "prosody-tuned": "Prosody (tuned)"}
+TITLES = {"parley": "Parley", "parley-noarchive": "Parley (archive off)",
+          "ejabberd": "ejabberd", "ejabberd-tuned": "ejabberd (tuned)", "ejabberd-mam": "ejabberd (tuned, mod_mam)",
+          "prosody": "Prosody (default)", "prosody-tuned": "Prosody (tuned)", "prosody-mam": "Prosody (tuned, mod_mam)"}
 
 
 def meta(path):
@@ -178,7 +179,7 @@ print("- machine: %s × %s, %s RAM, Linux %s, open-file limit %s"
 print("- Parley: git %s, %s" % (run.get("parley_rev", "?"), run.get("go", "?")))
 for n in names:
     v = M[n].get("version")
-    if v and n != "parley":
+    if v and not n.startswith("parley"):
         print("- %s: %s" % (TITLES[n], v))
 for n in names:
     w = get(n, "warnings") or []
