@@ -101,7 +101,7 @@ func TestUnknownEndpointAndMethod(t *testing.T) {
 // brokenStore fails every account listing; nothing else is called.
 type brokenStore struct{ storage.Store }
 
-func (brokenStore) Accounts(context.Context, string) ([]string, error) {
+func (brokenStore) AccountsPage(context.Context, string, string, int) ([]string, error) {
 	return nil, errors.New("disk on fire")
 }
 

@@ -44,21 +44,13 @@ func (a *API) listUsers(w http.ResponseWriter, r *http.Request) error {
 		}
 		limit = n
 	}
-	all, err := a.cfg.Core.Store().Accounts(r.Context(), domain)
+	// One more than the page, to know whether another follows.
+	jids, err := a.cfg.Core.Store().AccountsPage(r.Context(), domain, q.Get("after"), limit+1)
 	if err != nil {
 		return err
 	}
-	// The database orders by its collation; pages follow byte order.
-	slices.Sort(all)
-	i := 0
-	if after := q.Get("after"); after != "" {
-		i, _ = slices.BinarySearch(all, after)
-		if i < len(all) && all[i] == after {
-			i++
-		}
-	}
-	page := userList{Users: append([]string{}, all[i:min(i+limit, len(all))]...)}
-	if i+limit < len(all) {
+	page := userList{Users: append([]string{}, jids[:min(limit, len(jids))]...)}
+	if len(jids) > limit {
 		page.Next = page.Users[len(page.Users)-1]
 	}
 	writeJSON(w, http.StatusOK, page)

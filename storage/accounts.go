@@ -100,3 +100,22 @@ func (s *SQL) Accounts(ctx context.Context, domain string) ([]string, error) {
 	jids, err := scanStrings(rows, err)
 	return jids, s.fail("accounts", err)
 }
+
+// AccountsPage implements Store. Byte order on both engines: PostgreSQL
+// sorts by the database's collation unless told "C".
+func (s *SQL) AccountsPage(ctx context.Context, domain, after string, limit int) ([]string, error) {
+	order := `jid`
+	if s.d == dialectPostgres {
+		order = `jid COLLATE "C"`
+	}
+	q := `SELECT jid FROM accounts WHERE ` + order + ` > ?`
+	args := []any{after}
+	if domain != "" {
+		q += ` AND domain = ?`
+		args = append(args, domain)
+	}
+	q += ` ORDER BY ` + order + ` LIMIT ?`
+	args = append(args, limit)
+	jids, err := scanStrings(s.r.QueryContext(ctx, s.d.q(q), args...))
+	return jids, s.fail("accounts page", err)
+}

@@ -3,6 +3,7 @@ package storage
 import (
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 )
@@ -104,5 +105,34 @@ func testDeleteCascades(t *testing.T, s Store) {
 	must(t, err)
 	if n != 1 || len(bl) != 1 {
 		t.Errorf("another account lost data: %d offline, blocked %v", n, bl)
+	}
+}
+
+func testAccountsPage(t *testing.T, s Store) {
+	// Byte order: upper case before lower case, "a.example" before "b.example".
+	jids := []string{"Zed@a.example", "alice@a.example", "bob@a.example", "carol@b.example", "dave@a.example"}
+	for _, j := range jids {
+		must(t, s.CreateAccount(ctx, Account{JID: j, Created: time.Now()}))
+	}
+	page := func(domain, after string, limit int) []string {
+		t.Helper()
+		got, err := s.AccountsPage(ctx, domain, after, limit)
+		must(t, err)
+		return got
+	}
+	if got := page("", "", 2); !slices.Equal(got, []string{"Zed@a.example", "alice@a.example"}) {
+		t.Errorf("first page = %v", got)
+	}
+	if got := page("", "alice@a.example", 2); !slices.Equal(got, []string{"bob@a.example", "carol@b.example"}) {
+		t.Errorf("second page = %v", got)
+	}
+	if got := page("", "carol@b.example", 10); !slices.Equal(got, []string{"dave@a.example"}) {
+		t.Errorf("last page = %v", got)
+	}
+	if got := page("a.example", "alice@a.example", 10); !slices.Equal(got, []string{"bob@a.example", "dave@a.example"}) {
+		t.Errorf("a.example after alice = %v", got)
+	}
+	if got := page("c.example", "", 10); len(got) != 0 {
+		t.Errorf("another domain = %v", got)
 	}
 }

@@ -85,6 +85,9 @@ type Store interface {
 	// Accounts lists bare JIDs of a domain (all domains when domain is ""),
 	// sorted.
 	Accounts(ctx context.Context, domain string) ([]string, error)
+	// AccountsPage lists at most limit bare JIDs of a domain (all domains
+	// when domain is "") that sort after after, in byte order.
+	AccountsPage(ctx context.Context, domain, after string, limit int) ([]string, error)
 
 	// Roster. Every change bumps the owner's roster version and returns
 	// the new one (XEP-0237); versions only grow. Roster returns hidden

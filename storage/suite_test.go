@@ -13,6 +13,7 @@ var suite = []struct {
 	fn   func(t *testing.T, s Store)
 }{
 	{"Accounts", testAccounts},
+	{"AccountsPage", testAccountsPage},
 	{"DeleteCascades", testDeleteCascades},
 	{"Roster", testRoster},
 	{"RosterVersionsConcurrent", testRosterVersionsConcurrent},
