@@ -9,6 +9,7 @@ package testnode
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -42,6 +43,11 @@ var build struct {
 	bin  string
 	err  error
 }
+
+// Environment for digging into a run: PARLEY_TEST_LOG_LEVEL sets the
+// nodes' log level (default info; debug shows the directory at work),
+// PARLEY_TEST_SHOW_LOGS=1 shows the logs of a passing test too, and
+// PARLEY_TEST_BIN tests a given binary instead of building one.
 
 // Run runs the tests (m.Run) with a temporary directory for the binary
 // and returns the exit code: `func TestMain(m *testing.M) { os.Exit(testnode.Run(m)) }`.
@@ -113,7 +119,7 @@ func Cluster(t testing.TB, bin, dsn string, n int, env ...string) []*Config {
 		cfgs[i] = &Config{Bin: bin, Name: name, Env: append([]string{
 			"PARLEY_DATA_DIR=" + filepath.Join(t.TempDir(), name),
 			"PARLEY_HOSTS=" + Domain,
-			"PARLEY_LOG_LEVEL=info",
+			"PARLEY_LOG_LEVEL=" + cmp.Or(os.Getenv("PARLEY_TEST_LOG_LEVEL"), "info"),
 			"PARLEY_STORAGE_DRIVER=postgres",
 			"PARLEY_STORAGE_POSTGRES_DSN=" + dsn,
 			"PARLEY_CLUSTER_NODE_NAME=" + name,
@@ -144,12 +150,13 @@ func (c *Config) AddUser(t testing.TB, jid, password string) {
 
 // Node is a running parley process.
 type Node struct {
-	Cfg *Config
-	Cmd *exec.Cmd
-	Log *SyncBuffer // stdout and stderr
+	Cfg   *Config
+	Label string // the name, and which run of it: "n3 (run 2)"
+	Cmd   *exec.Cmd
+	Log   *SyncBuffer // stdout and stderr
 
 	// From the log once ready: the listeners and the certificate.
-	HTTP, C2S, Cert string
+	HTTP, C2S, C2STLS, Cert string
 
 	exited  chan struct{}
 	waitErr error // set before exited is closed
@@ -160,12 +167,23 @@ type Node struct {
 // log shown if the test failed.
 func (c *Config) Start(t testing.TB) *Node {
 	t.Helper()
-	n := &Node{Cfg: c, Log: &SyncBuffer{}, exited: make(chan struct{})}
+	return c.StartRun(t, 0)
+}
+
+// StartRun is Start for the run-th run of the node (a restart), which its
+// label says.
+func (c *Config) StartRun(t testing.TB, run int) *Node {
+	t.Helper()
+	label := c.Name
+	if run > 0 {
+		label = fmt.Sprintf("%s (run %d)", c.Name, run)
+	}
+	n := &Node{Cfg: c, Label: label, Log: &SyncBuffer{}, exited: make(chan struct{})}
 	n.Cmd = exec.Command(c.Bin, "serve")
 	n.Cmd.Env = append(testutil.CleanEnv(), c.Env...)
 	n.Cmd.Stdout, n.Cmd.Stderr = n.Log, n.Log
 	if err := n.Cmd.Start(); err != nil {
-		t.Fatalf("start %s: %v", c.Name, err)
+		t.Fatalf("start %s: %v", n.Label, err)
 	}
 	go func() {
 		n.waitErr = n.Cmd.Wait()
@@ -178,15 +196,15 @@ func (c *Config) Start(t testing.TB) *Node {
 			_ = n.Cmd.Process.Kill()
 			<-n.exited
 		}
-		if t.Failed() {
-			t.Logf("log of %s:\n%s", c.Name, n.Log.String())
+		if t.Failed() || os.Getenv("PARLEY_TEST_SHOW_LOGS") != "" {
+			t.Logf("log of %s:\n%s", n.Label, n.Log.String())
 		}
 	})
 	return n
 }
 
 var (
-	listeningRE = regexp.MustCompile(`msg=listening listener=(http|c2s) address=(\S+)`)
+	listeningRE = regexp.MustCompile(`msg=listening listener=(http|c2s|c2s_tls) address=(\S+)`)
 	certRE      = regexp.MustCompile(`msg="(?:generated a self-signed certificate|using certificate)[^"]*" path=(\S+)`)
 )
 
@@ -197,7 +215,7 @@ func (n *Node) WaitReady(t testing.TB) {
 	testutil.EventuallyErr(t, startTimeout, func() error {
 		select {
 		case <-n.exited:
-			return testutil.Permanent{Err: fmt.Errorf("%s exited before it was ready: %v", n.Cfg.Name, n.waitErr)}
+			return testutil.Permanent{Err: fmt.Errorf("%s exited before it was ready: %v", n.Label, n.waitErr)}
 		default:
 		}
 		log := n.Log.String()
@@ -205,17 +223,20 @@ func (n *Node) WaitReady(t testing.TB) {
 			return errors.New(`no "parley is ready" in the log yet`)
 		}
 		for _, m := range listeningRE.FindAllStringSubmatch(log, -1) {
-			if m[1] == "http" {
+			switch m[1] {
+			case "http":
 				n.HTTP = m[2]
-			} else {
+			case "c2s":
 				n.C2S = m[2]
+			case "c2s_tls":
+				n.C2STLS = m[2]
 			}
 		}
 		if m := certRE.FindStringSubmatch(log); m != nil {
 			n.Cert = m[1]
 		}
 		if n.HTTP == "" || n.C2S == "" || n.Cert == "" {
-			return testutil.Permanent{Err: fmt.Errorf("%s is ready, but its log lacks an address or the certificate (http %q, c2s %q, cert %q)", n.Cfg.Name, n.HTTP, n.C2S, n.Cert)}
+			return testutil.Permanent{Err: fmt.Errorf("%s is ready, but its log lacks an address or the certificate (http %q, c2s %q, cert %q)", n.Label, n.HTTP, n.C2S, n.Cert)}
 		}
 		var health struct {
 			Status string `json:"status"`
@@ -224,11 +245,11 @@ func (n *Node) WaitReady(t testing.TB) {
 			return err
 		}
 		if health.Status != "ok" {
-			return fmt.Errorf("%s /healthz: status %q", n.Cfg.Name, health.Status)
+			return fmt.Errorf("%s /healthz: status %q", n.Label, health.Status)
 		}
 		return nil
 	})
-	t.Logf("%s is ready (pid %d): http %s, c2s %s", n.Cfg.Name, n.Cmd.Process.Pid, n.HTTP, n.C2S)
+	t.Logf("%s is ready (pid %d): http %s, c2s %s", n.Label, n.Cmd.Process.Pid, n.HTTP, n.C2S)
 }
 
 // GetJSON GETs path from the node's HTTP listener and decodes the 200 body.
@@ -245,9 +266,32 @@ func (n *Node) GetJSON(path string, v any) error {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s GET %s: HTTP %d", n.Cfg.Name, path, resp.StatusCode)
+		return fmt.Errorf("%s GET %s: HTTP %d", n.Label, path, resp.StatusCode)
 	}
 	return json.NewDecoder(resp.Body).Decode(v)
+}
+
+// Members returns the names of the live nodes GET /cluster lists, sorted.
+func (n *Node) Members() ([]string, error) {
+	var st struct {
+		Clustered bool   `json:"clustered"`
+		Node      string `json:"node"`
+		Nodes     []struct {
+			Name string `json:"name"`
+		} `json:"nodes"`
+	}
+	if err := n.GetJSON("/cluster", &st); err != nil {
+		return nil, err
+	}
+	if !st.Clustered || st.Node != n.Cfg.Name {
+		return nil, testutil.Permanent{Err: fmt.Errorf("%s GET /cluster: clustered %v as node %q, want node %q", n.Label, st.Clustered, st.Node, n.Cfg.Name)}
+	}
+	names := make([]string, 0, len(st.Nodes))
+	for _, m := range st.Nodes {
+		names = append(names, m.Name)
+	}
+	slices.Sort(names)
+	return names, nil
 }
 
 // WaitMembers waits until every node lists exactly want in GET /cluster.
@@ -256,25 +300,36 @@ func WaitMembers(t testing.TB, timeout time.Duration, nodes []*Node, want ...str
 	slices.Sort(want)
 	testutil.EventuallyErr(t, timeout, func() error {
 		for _, n := range nodes {
-			var st struct {
-				Nodes []struct {
-					Name string `json:"name"`
-				} `json:"nodes"`
-			}
-			if err := n.GetJSON("/cluster", &st); err != nil {
+			got, err := n.Members()
+			if err != nil {
 				return err
 			}
-			var got []string
-			for _, m := range st.Nodes {
-				got = append(got, m.Name)
-			}
-			slices.Sort(got)
 			if !slices.Equal(got, want) {
-				return fmt.Errorf("%s lists %v, want %v", n.Cfg.Name, got, want)
+				return fmt.Errorf("%s lists %v, want %v", n.Label, got, want)
 			}
 		}
 		return nil
 	})
+}
+
+// Exited is closed when the process has exited; WaitErr then says how.
+func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+// WaitErr is the process's exit (after Exited is closed).
+func (n *Node) WaitErr() error { return n.waitErr }
+
+// Kill sends SIGKILL, as a crash or power loss would, and waits for the
+// process to be gone.
+func (n *Node) Kill(t testing.TB) {
+	t.Helper()
+	if err := n.Cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatalf("SIGKILL to %s (pid %d): %v", n.Label, n.Cmd.Process.Pid, err)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(stopTimeout):
+		t.Fatalf("%s (pid %d) still running %v after SIGKILL", n.Label, n.Cmd.Process.Pid, stopTimeout)
+	}
 }
 
 // StopAll stops the nodes at once (see Stop).
@@ -287,27 +342,32 @@ func StopAll(t testing.TB, nodes []*Node) {
 	wg.Wait()
 }
 
-// Stop sends SIGTERM and checks for a clean exit: status 0 and no error
-// logged. It may run on any goroutine: it reports with t.Errorf.
+// Stop sends SIGTERM and checks for a clean exit: status 0, the drain
+// and shutdown logged, no error logged. It may run on any goroutine: it
+// reports with t.Errorf.
 func (n *Node) Stop(t testing.TB) {
 	t.Helper()
 	if err := n.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Errorf("SIGTERM to %s (pid %d): %v", n.Cfg.Name, n.Cmd.Process.Pid, err)
+		t.Errorf("SIGTERM to %s (pid %d): %v", n.Label, n.Cmd.Process.Pid, err)
 		return
 	}
 	select {
 	case <-n.exited:
 	case <-time.After(stopTimeout):
-		t.Errorf("%s (pid %d) still running %v after SIGTERM", n.Cfg.Name, n.Cmd.Process.Pid, stopTimeout)
+		t.Errorf("%s (pid %d) still running %v after SIGTERM", n.Label, n.Cmd.Process.Pid, stopTimeout)
 		return
 	}
 	if n.waitErr != nil {
-		t.Errorf("%s exited with %v after SIGTERM, want status 0", n.Cfg.Name, n.waitErr)
+		t.Errorf("%s exited with %v after SIGTERM, want status 0", n.Label, n.waitErr)
 	}
-	sc := bufio.NewScanner(strings.NewReader(n.Log.String()))
+	log := n.Log.String()
+	if !strings.Contains(log, "drained and stopped") { // SIGTERM drains a cluster node
+		t.Errorf("%s did not log its clean shutdown", n.Label)
+	}
+	sc := bufio.NewScanner(strings.NewReader(log))
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "level=ERROR") {
-			t.Errorf("%s logged an error: %s", n.Cfg.Name, sc.Text())
+			t.Errorf("%s logged an error: %s", n.Label, sc.Text())
 		}
 	}
 }
@@ -340,3 +400,4 @@ func (b *SyncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+

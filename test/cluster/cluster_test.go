@@ -15,9 +15,10 @@
 //
 // On failure it shows the script's output with every client's stanza
 // trace, each node's log and what the offline store holds. For digging:
-// CLUSTER_LOG_LEVEL=debug sets the nodes' log level (NATS's route events
-// included), CLUSTER_SHOW_LOGS=1 shows the logs of a passing run too, and
-// CLUSTER_PARLEY_BIN tests a given binary instead of building one.
+// PARLEY_TEST_LOG_LEVEL=debug sets the nodes' log level (NATS's route
+// events included), PARLEY_TEST_SHOW_LOGS=1 shows the logs of a passing
+// run too, and PARLEY_TEST_BIN tests a given binary instead of building
+// one (internal/testnode).
 package cluster
 
 import (
@@ -33,6 +34,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
+	"github.com/parley-im/parley/internal/testnode"
 	"github.com/parley-im/parley/internal/testpg"
 )
 
@@ -51,20 +53,7 @@ const (
 	scriptTurnWait = 40 * time.Second // for the script's next marker
 )
 
-// binDir holds the parley binary built for this test run.
-var binDir string
-
-func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "parley-cluster-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "cluster:", err)
-		os.Exit(1)
-	}
-	binDir = dir
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testnode.Run(m)) }
 
 // TestKillNodeMidConversation: alice on n1, bob on n2 and carol on n3
 // subscribe to each other's presence (alice with bob, alice with carol)

@@ -81,8 +81,8 @@ func (n *node) waitExit(t *testing.T, line string) {
 		_ = n.cmd.Process.Signal(syscall.SIGKILL)
 		t.Fatalf("%s (pid %d) still running %v after its drain", n.label, n.cmd.Process.Pid, stopTimeout)
 	}
-	if n.waitErr != nil {
-		t.Errorf("%s exited with %v, want status 0", n.label, n.waitErr)
+	if n.waitErr() != nil {
+		t.Errorf("%s exited with %v, want status 0", n.label, n.waitErr())
 	}
 	if !strings.Contains(n.log.String(), line) {
 		t.Errorf("%s did not log %q", n.label, line)

@@ -497,7 +497,7 @@ func startHAProxy(t *testing.T, committed string, addrs []nodeAddrs, ports *port
 			_ = lb.cmd.Process.Kill()
 			<-lb.exited
 		}
-		if t.Failed() || os.Getenv("CLUSTER_SHOW_LOGS") != "" {
+		if t.Failed() || os.Getenv("PARLEY_TEST_SHOW_LOGS") != "" {
 			b, _ := os.ReadFile(path)
 			t.Logf("haproxy configuration:\n%s\nhaproxy log:\n%s", b, lb.log.String())
 		}

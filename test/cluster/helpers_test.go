@@ -1,10 +1,8 @@
 package cluster
 
 import (
-	"bytes"
 	"github.com/parley-im/parley/internal/testutil"
 	"os"
-	"sync"
 	"testing"
 	"time"
 )
@@ -30,22 +28,4 @@ type permanent = testutil.Permanent
 func eventually(t *testing.T, timeout time.Duration, fn func() error) {
 	t.Helper()
 	testutil.EventuallyErr(t, timeout, fn)
-}
-
-// syncBuffer is a bytes.Buffer safe for a writing process and a reading test.
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
