@@ -11,6 +11,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -401,3 +403,40 @@ func (b *SyncBuffer) String() string {
 	return b.b.String()
 }
 
+// RunScript runs a Node.js script (the args of `node`) from the test's
+// directory and returns its output, failing the test, with the output,
+// unless it exits 0 within timeout. At the deadline the script gets
+// SIGINT, to print what it saw and close its browser; SIGKILL follows if
+// it does not exit.
+func RunScript(t testing.TB, timeout time.Duration, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	var out SyncBuffer
+	cmd := exec.CommandContext(ctx, "node", args...)
+	cmd.Env = testutil.CleanEnv()
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
+	start := time.Now()
+	err := cmd.Run()
+	took := time.Since(start).Round(time.Millisecond)
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("node %s: killed after %v, at its deadline\n%s", args[0], took, out.String())
+	case err != nil:
+		t.Fatalf("node %s: %v after %v\n%s", args[0], err, took, out.String())
+	}
+	t.Logf("node %s passed in %v:\n%s", args[0], took, out.String())
+	return out.String()
+}
+
+// RandomHex returns n random bytes in hex, for passwords and names.
+func RandomHex(t testing.TB, n int) string {
+	t.Helper()
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}

@@ -21,10 +21,8 @@ package browser
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,7 +33,6 @@ import (
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/internal/testnode"
 	"github.com/parley-im/parley/internal/testpg"
-	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
@@ -76,7 +73,7 @@ func TestWebChatAcrossNodes(t *testing.T) {
 	testnode.WaitMembers(t, joinTimeout, nodes, "n1", "n2")
 	t.Logf("two nodes see each other, %v after the start", time.Since(begin).Round(time.Millisecond))
 
-	password := "browser-" + randomHex(t, 8)
+	password := "browser-" + testnode.RandomHex(t, 8)
 	for _, u := range []string{"alice", "bob", "carol"} {
 		cfgs[0].AddUser(t, u+"@"+domain, password)
 	}
@@ -95,7 +92,7 @@ func TestWebChatAcrossNodes(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out := runScript(t, scriptTimeout, "webchat.mjs",
+	out := testnode.RunScript(t, scriptTimeout, "webchat.mjs",
 		"--web-dir", webDir, "--chromium", chromium, "--artifacts", artifacts,
 		"--alice-url", "http://"+nodes[0].HTTP+"/", "--bob-url", "http://"+nodes[1].HTTP+"/?transport=bosh",
 		"--domain", domain, "--password", password)
@@ -164,43 +161,6 @@ func befriend(t *testing.T, dsn, a, b string) {
 			t.Fatalf("roster of %s: %v", p[0], err)
 		}
 	}
-}
-
-// runScript runs a node script from this directory and returns its
-// output, failing the test, with the output, unless it exits 0 in time.
-func runScript(t *testing.T, timeout time.Duration, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out testnode.SyncBuffer
-	cmd := exec.CommandContext(ctx, "node", args...)
-	cmd.Env = testutil.CleanEnv()
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	// At the deadline, SIGINT lets the script print what it saw and close
-	// the browser; SIGKILL follows if it does not exit.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start).Round(time.Millisecond)
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("node %s: killed after %v, at its deadline\n%s", args[0], took, out.String())
-	case err != nil:
-		t.Fatalf("node %s: %v after %v\n%s", args[0], err, took, out.String())
-	}
-	t.Logf("node %s passed in %v:\n%s", args[0], took, out.String())
-	return out.String()
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 // echo logs carol in on n over TCP (STARTTLS) and has her answer every

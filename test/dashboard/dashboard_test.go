@@ -24,8 +24,6 @@ package dashboard
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -36,7 +34,6 @@ import (
 
 	"github.com/parley-im/parley/internal/testnode"
 	"github.com/parley-im/parley/internal/testpg"
-	"github.com/parley-im/parley/internal/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )
@@ -62,7 +59,7 @@ func TestDashboard(t *testing.T) {
 	cfgs := testnode.Cluster(t, bin, dsn, 2,
 		"PARLEY_LISTENERS_HTTP_WEB_DIR="+webDir,
 		"PARLEY_LISTENERS_C2S_STARTTLS_REQUIRED=false",
-		"PARLEY_CLUSTER_SECRET=dash-"+randomHex(t, 16), // one cookie key on every node
+		"PARLEY_CLUSTER_SECRET=dash-"+testnode.RandomHex(t, 16), // one cookie key on every node
 		"PARLEY_ADMIN_USERS="+admin)
 	nodes := make([]*testnode.Node, len(cfgs))
 	for i, cfg := range cfgs {
@@ -74,7 +71,7 @@ func TestDashboard(t *testing.T) {
 	testnode.WaitMembers(t, joinTimeout, nodes, "n1", "n2")
 	t.Logf("two nodes see each other, %v after the start", time.Since(begin).Round(time.Millisecond))
 
-	password := "dash-" + randomHex(t, 8)
+	password := "dash-" + testnode.RandomHex(t, 8)
 	for _, u := range []string{admin, "ann@" + domain, "ben@" + domain} {
 		cfgs[0].AddUser(t, u, password)
 	}
@@ -107,8 +104,8 @@ func TestDashboard(t *testing.T) {
 	if err := os.MkdirAll(artifacts, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	newUser, newPassword := "made-in-browser@"+domain, "pw-"+randomHex(t, 6)
-	out := runScript(t, scriptTimeout, "dashboard.mjs",
+	newUser, newPassword := "made-in-browser@"+domain, "pw-"+testnode.RandomHex(t, 6)
+	out := testnode.RunScript(t, scriptTimeout, "dashboard.mjs",
 		"--web-dir", webDir, "--chromium", chromium, "--artifacts", artifacts,
 		"--url", "http://"+nodes[0].HTTP+"/", "--nodes", "n1,n2",
 		"--admin", admin, "--password", password,
@@ -219,41 +216,4 @@ func prerequisites(t *testing.T) string {
 		}
 	}
 	return webDir
-}
-
-// runScript runs a node script from this directory and returns its
-// output, failing the test, with the output, unless it exits 0 in time.
-func runScript(t *testing.T, timeout time.Duration, args ...string) string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	var out testnode.SyncBuffer
-	cmd := exec.CommandContext(ctx, "node", args...)
-	cmd.Env = testutil.CleanEnv()
-	cmd.Stdout = &out
-	cmd.Stderr = &out
-	// At the deadline, SIGINT lets the script print what it saw and close
-	// the browser; SIGKILL follows if it does not exit.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start).Round(time.Millisecond)
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("node %s: killed after %v, at its deadline\n%s", args[0], took, out.String())
-	case err != nil:
-		t.Fatalf("node %s: %v after %v\n%s", args[0], err, took, out.String())
-	}
-	t.Logf("node %s passed in %v:\n%s", args[0], took, out.String())
-	return out.String()
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
