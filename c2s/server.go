@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/internal/graceful"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
@@ -351,20 +352,13 @@ func (s *Server) stopAccepting() []*conn {
 // wait waits for every connection to end; when ctx expires first it cuts
 // the remaining ones and returns ctx's error.
 func (s *Server) wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	return graceful.Wait(ctx, &s.wg, func() {
 		s.mu.Lock()
 		for c := range s.conns {
 			_ = c.nc.Close()
 		}
 		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+	})
 }
 
 // Count returns the number of open connections.

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/internal/graceful"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -147,20 +148,13 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for _, c := range conns {
 		c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
+	return graceful.Wait(ctx, &s.wg, func() {
 		s.mu.Lock()
 		for c := range s.conns {
 			_ = c.nc.Close()
 		}
 		s.mu.Unlock()
-		<-done
-		return ctx.Err()
-	}
+	})
 }
 
 // Count returns the number of open component connections (handshake done
