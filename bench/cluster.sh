@@ -96,20 +96,6 @@ cd "$tmp"        # nothing run here may write into the work tree
 
 PG_PID="" N1_PID="" N2_PID="" TOOL_PID=""
 
-stop_pid() { # PID SIGNAL SECONDS: signal, wait, then SIGKILL
-	local pid=$1 sig=$2 t=$3 i
-	[ -n "$pid" ] || return 0
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill "-$sig" "$pid" 2>/dev/null || true
-	for ((i = 0; i < t * 4; i++)); do
-		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
-		sleep 0.25
-	done
-	log "pid $pid did not exit after ${t}s: SIGKILL"
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-}
-
 cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
@@ -127,26 +113,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-# free_port VAR: sets VAR to a TCP port that no socket uses, outside the
-# kernel's ephemeral range (where the tool's own connections and other
-# programs' take theirs), and not handed out before. It runs in this shell,
-# not a subshell, so that TAKEN keeps count.
-TAKEN=" "
-read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range || { EPH_LO=32768 EPH_HI=60999; }
-if [ "$EPH_LO" -gt 12000 ]; then PORT_LO=10000 PORT_N=$(( EPH_LO - 10000 )); else PORT_LO=$(( EPH_HI + 1 )) PORT_N=$(( 65535 - EPH_HI )); fi
-free_port() {
-	local _port _try
-	for ((_try = 0; _try < 200; _try++)); do
-		_port=$(( PORT_LO + (RANDOM * 32768 + RANDOM) % PORT_N ))
-		[[ $TAKEN == *" $_port "* ]] && continue
-		[ -z "$(ss -tanH "sport = :$_port" 2>/dev/null)" ] || continue
-		TAKEN+="$_port "
-		printf -v "$1" '%s' "$_port"
-		return 0
-	done
-	die "no free port found"
-}
 
 # ---- build -------------------------------------------------------------------
 build_parley

@@ -1,10 +1,45 @@
-# bench/lib.sh — shell helpers shared by bench/archive.sh and
-# bench/cluster.sh (sourced, not run): logging, CPU accounting from /proc,
-# waiting for a quiet machine, and building parley.
+# bench/lib.sh — shell helpers shared by bench/archive.sh, bench/cluster.sh
+# and bench/compare/run.sh (sourced, not run): logging, stopping processes
+# by PID, free ports, CPU accounting from /proc, waiting for a quiet
+# machine, and building parley.
 
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 now() { date +%s; }
+
+stop_pid() { # PID SIGNAL SECONDS: signal, wait, then SIGKILL
+	local pid=$1 sig=$2 t=$3 i
+	[ -n "$pid" ] || return 0
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill "-$sig" "$pid" 2>/dev/null || true
+	for ((i = 0; i < t * 4; i++)); do
+		kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+		sleep 0.25
+	done
+	log "pid $pid did not exit after ${t}s: SIGKILL"
+	kill -KILL "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+
+# free_port VAR: sets VAR to a TCP port that no socket uses, outside the
+# kernel's ephemeral range (where the tool's own connections and other
+# programs' take theirs), and not handed out before. It runs in this shell,
+# not a subshell, so that TAKEN keeps count.
+TAKEN=" "
+read -r EPH_LO EPH_HI </proc/sys/net/ipv4/ip_local_port_range || { EPH_LO=32768 EPH_HI=60999; }
+if [ "$EPH_LO" -gt 12000 ]; then PORT_LO=10000 PORT_N=$(( EPH_LO - 10000 )); else PORT_LO=$(( EPH_HI + 1 )) PORT_N=$(( 65535 - EPH_HI )); fi
+free_port() {
+	local _port _try
+	for ((_try = 0; _try < 200; _try++)); do
+		_port=$(( PORT_LO + (RANDOM * 32768 + RANDOM) % PORT_N ))
+		[[ $TAKEN == *" $_port "* ]] && continue
+		[ -z "$(ss -tanH "sport = :$_port" 2>/dev/null)" ] || continue
+		TAKEN+="$_port "
+		printf -v "$1" '%s' "$_port"
+		return 0
+	done
+	die "no free port found"
+}
 
 listener_pid() { ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2; }
 # busy_jiffies: "TASKS IRQ" busy clock ticks of all CPUs since boot: user,

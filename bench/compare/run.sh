@@ -48,9 +48,8 @@ DRY=${DRY:-0}                 # 1: start, smoke-check and stop servers; no load
 OUT=${OUT:-$here/results/$(date -u +%Y%m%dT%H%M%SZ)}
 
 # ---- helpers ---------------------------------------------------------------
-log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
-die() { log "ERROR: $*"; exit 1; }
-now() { date +%s; }
+# shellcheck source=bench/lib.sh
+. "$here/../lib.sh"
 
 
 [ "$(id -u)" -eq 0 ] || die "run as root (apt-get, setpriv)"
@@ -88,7 +87,7 @@ TOOL_PID=""
 WATCH_PID=""
 FAILED=()
 
-stop_pid() { # pid [seconds]: SIGTERM, wait, SIGKILL
+stop_any() { # pid [seconds]: SIGTERM, wait, SIGKILL; for processes that are not our children (no wait)
 	local pid=$1 t=${2:-30} i
 	[ -n "$pid" ] || return 0
 	kill -0 "$pid" 2>/dev/null || return 0
@@ -105,10 +104,10 @@ stop_pid() { # pid [seconds]: SIGTERM, wait, SIGKILL
 stop_server() {
 	if [ -n "$SERVER_PID" ]; then
 		log "stopping $SERVER_NAME (pid $SERVER_PID)"
-		stop_pid "$SERVER_PID" 30
+		stop_any "$SERVER_PID" 30
 	fi
 	if [ -n "$WRAPPER_PID" ] && [ "$WRAPPER_PID" != "$SERVER_PID" ]; then
-		stop_pid "$WRAPPER_PID" 10
+		stop_any "$WRAPPER_PID" 10
 	fi
 	[ -z "$WRAPPER_PID" ] || wait "$WRAPPER_PID" 2>/dev/null || true
 	SERVER_PID="" WRAPPER_PID=""
@@ -126,7 +125,7 @@ cleanup() {
 	local rc=$?
 	trap - EXIT INT TERM
 	[ -z "$WATCH_PID" ] || { kill "$WATCH_PID" 2>/dev/null || true; wait "$WATCH_PID" 2>/dev/null || true; }
-	[ -z "$TOOL_PID" ] || stop_pid "$TOOL_PID" 10
+	[ -z "$TOOL_PID" ] || stop_any "$TOOL_PID" 10
 	stop_server
 	[ -z "$SERVER_NAME" ] || save_logs "$SERVER_NAME"
 	rm -rf "$tmp"
@@ -137,60 +136,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# listener_pid PORT: the pid owning the socket listening on 127.0.0.1:PORT.
-listener_pid() {
-	ss -ltnpH "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -1 | cut -d= -f2
-}
-
-# cpu_busy SECONDS: percent of the whole machine busy over the interval.
-cpu_busy() {
-	local a b
-	a=$(head -1 /proc/stat)
-	sleep "$1"
-	b=$(head -1 /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN {
-		split(a, x); split(b, y); busy = 0; tot = 0
-		for (i = 2; i <= 11; i++) { d = y[i] - x[i]; tot += d; if (i != 5 && i != 6) busy += d }
-		# (awk: a bare ">" in a printf argument list is an output redirection)
-		pct = 0; if (tot > 0) pct = 100 * busy / tot
-		printf "%.1f", pct }'
-}
-
-# busy_jiffies: busy clock ticks of all CPUs since boot.
+# busy_jiffies: busy clock ticks of all CPUs since boot, one number (lib.sh's
+# splits tasks from IRQ; this table reports them together).
 busy_jiffies() { awk 'NR == 1 { print $2 + $3 + $4 + $7 + $8 + $9 }' /proc/stat; }
-# proc_jiffies PID: utime + stime of a process.
-proc_jiffies() { awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null || echo 0; }
-
-# wait_quiet: bounded wait for an idle machine; sets LOAD_BEFORE BUSY_BEFORE QUIET.
-# Quiet: the machine's CPU over 3 s is below QUIET_CPU%, and either the 1-min
-# load average is below QUIET_LOAD or the CPU has stayed that low for 4 checks
-# in a row (~30 s): the load average lags, and right after the previous
-# server's run it still counts that run.
-wait_quiet() {
-	local deadline=$(( $(now) + QUIET_WAIT )) load busy calm=0
-	while :; do
-		load=$(cut -d' ' -f1 /proc/loadavg)
-		busy=$(cpu_busy 3)
-		if awk -v b="$busy" -v qb="$QUIET_CPU" 'BEGIN { exit !(b < qb) }'; then
-			calm=$(( calm + 1 ))
-		else
-			calm=0
-		fi
-		if [ $calm -gt 0 ] && { [ $calm -ge 4 ] || awk -v l="$load" -v ql="$QUIET_LOAD" 'BEGIN { exit !(l < ql) }'; }; then
-			QUIET=yes
-			break
-		fi
-		if [ "$(now)" -ge "$deadline" ]; then
-			QUIET=no
-			log "WARNING: machine not quiet after ${QUIET_WAIT}s (load $load, CPU $busy%); measuring anyway"
-			break
-		fi
-		log "waiting for a quiet machine: load $load (want < $QUIET_LOAD), CPU $busy% (want < $QUIET_CPU%)"
-		sleep 5
-	done
-	LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-	BUSY_BEFORE=$busy
-}
 
 # ---- 1. packages and packaged services --------------------------------------
 ensure_packages() {
@@ -232,7 +180,7 @@ stop_packaged_services() {
 			pid=$(cat "$pidfile")
 			if kill -0 "$pid" 2>/dev/null; then
 				log "packaged $svc still running as pid $pid: SIGTERM"
-				stop_pid "$pid" 30
+				stop_any "$pid" 30
 			fi
 		fi
 	done
@@ -483,7 +431,7 @@ run_one() {
 		# --max-time ends it first, normally; this is the backstop.
 		if [ $(( $(now) - start )) -ge $(( BENCH_TIMEOUT + 60 )) ]; then
 			log "WARNING: parley bench against $name still running after $(( BENCH_TIMEOUT + 60 ))s: stopping it"
-			stop_pid "$TOOL_PID" 30
+			stop_any "$TOOL_PID" 30
 			break
 		fi
 		sleep 0.5
