@@ -155,12 +155,10 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 		offlineSubject:           d.onOffline,
 		blocksSubject:            d.onBlocks,
 	} {
-		sub, err := d.nc.Subscribe(subj, h)
-		if err != nil {
+		if err := d.subscribe(subj, h); err != nil {
 			d.Stop()
 			return nil, err
 		}
-		d.subs = append(d.subs, sub)
 	}
 	r.Observe(d.localChange)
 	core.OnOfflineStored(d.offlineStored)
@@ -176,6 +174,18 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	d.background(func(ctx context.Context) { d.tick(ctx, every) })
 	d.background(func(ctx context.Context) { d.resendLoop(ctx.Done()) })
 	return d, nil
+}
+
+// subscribe subscribes h to subject until Stop.
+func (d *Directory) subscribe(subject string, h nats.MsgHandler) error {
+	sub, err := d.nc.Subscribe(subject, h)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	d.subs = append(d.subs, sub)
+	d.mu.Unlock()
+	return nil
 }
 
 // Stop unsubscribes and waits for the background goroutines. Remote

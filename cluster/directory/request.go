@@ -36,7 +36,7 @@ var ErrRemoteRequest = errors.New("directory: no answer from the other node")
 // an IQ to a local session and waits for its answer until ctx ends
 // (im.Server.RequestLocal). Call once, before serving.
 func (d *Directory) ServeRequests(send func(ctx context.Context, iq *stanza.Element) (*stanza.Element, error)) error {
-	sub, err := d.nc.Subscribe(requestPrefix+d.name, func(msg *nats.Msg) {
+	return d.subscribe(requestPrefix+d.name, func(msg *nats.Msg) {
 		if len(msg.Data) < 8 {
 			return
 		}
@@ -63,13 +63,6 @@ func (d *Directory) ServeRequests(send func(ctx context.Context, iq *stanza.Elem
 			}
 		})
 	})
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.subs = append(d.subs, sub)
-	d.mu.Unlock()
-	return nil
 }
 
 // Request sends an IQ request to sess, a session on another node, through

@@ -45,7 +45,7 @@ func (e RefusedError) Error() string { return string(e) }
 // send back if it refuses, or errNotHere (any error for which notHere
 // is true) to stay silent.
 func (d *Directory) OnResume(handOver func(id, user string, h uint32) ([]byte, error), notHere func(error) bool) error {
-	sub, err := d.nc.Subscribe(resumeSubject, func(msg *nats.Msg) {
+	return d.subscribe(resumeSubject, func(msg *nats.Msg) {
 		var req resumeReq
 		if json.Unmarshal(msg.Data, &req) != nil || req.Node == d.name {
 			return
@@ -63,13 +63,6 @@ func (d *Directory) OnResume(handOver func(id, user string, h uint32) ([]byte, e
 			d.log.Warn("directory: answering a resumption failed", "err", err)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.subs = append(d.subs, sub)
-	d.mu.Unlock()
-	return nil
 }
 
 // Resume asks the other nodes for the session id of user, for a client

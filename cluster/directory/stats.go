@@ -24,7 +24,7 @@ var ErrRemoteStats = errors.New("directory: the other node sent no stats")
 // ServeStats answers other nodes' requests for this node's stats with
 // snapshot. Call once, before serving.
 func (d *Directory) ServeStats(snapshot func() ([]byte, error)) error {
-	sub, err := d.nc.Subscribe(statsPrefix+d.name, func(msg *nats.Msg) {
+	return d.subscribe(statsPrefix+d.name, func(msg *nats.Msg) {
 		b, err := snapshot()
 		out := append([]byte{'R'}, b...)
 		if err != nil {
@@ -34,13 +34,6 @@ func (d *Directory) ServeStats(snapshot func() ([]byte, error)) error {
 			d.log.Warn("directory: answering a stats request failed", "err", err)
 		}
 	})
-	if err != nil {
-		return err
-	}
-	d.mu.Lock()
-	d.subs = append(d.subs, sub)
-	d.mu.Unlock()
-	return nil
 }
 
 // NodeStats asks node for its stats snapshot, waiting until ctx ends.
