@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/api"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -11,7 +11,7 @@ import (
 
 	"github.com/parley-im/parley/bench"
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/testkit/testserver"
 	"go.uber.org/goleak"
 )
 

@@ -11,9 +11,9 @@ import (
 
 	"github.com/parley-im/parley/bench"
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testpg"
-	"github.com/parley-im/parley/internal/testserver"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testpg"
+	"github.com/parley-im/parley/internal/testkit/testserver"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 )
 
 // TestRunCrossNode runs the traffic phases with senders on one node of a

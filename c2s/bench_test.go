@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/testkit/testserver"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 )
 
 // partitionWait bounds every wait below: a death takes DeadAfter (1 s

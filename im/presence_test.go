@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
 )

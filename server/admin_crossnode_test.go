@@ -12,7 +12,7 @@ import (
 	"github.com/parley-im/parley/api"
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 )
 
 // clusterStats is GET /api/v1/cluster/stats as a test reads it.

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/testkit/testserver"
 )
 
 // httpGet fetches a path from a server's HTTP listener.

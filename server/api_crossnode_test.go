@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
 )

@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testserver"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testserver"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/parley-im/parley/server"
 )
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/componentclient"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/componentclient"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
 )

@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"

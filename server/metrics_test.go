@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testserver"
-	"github.com/parley-im/parley/internal/testutil"
-	"github.com/parley-im/parley/internal/webclient"
+	"github.com/parley-im/parley/internal/testkit/testserver"
+	"github.com/parley-im/parley/internal/testkit/testutil"
+	"github.com/parley-im/parley/internal/testkit/webclient"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

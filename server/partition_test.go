@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testserver"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testserver"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"github.com/parley-im/parley/stanza"
 )
 

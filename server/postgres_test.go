@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testpg"
-	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/testkit/testpg"
+	"github.com/parley-im/parley/internal/testkit/testserver"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

@@ -11,8 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testserver"
-	"github.com/parley-im/parley/internal/webclient"
+	"github.com/parley-im/parley/internal/testkit/testserver"
+	"github.com/parley-im/parley/internal/testkit/webclient"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testserver"
+	"github.com/parley-im/parley/internal/testkit/testserver"
 )
 
 // capture runs the CLI with args and returns its exit code, stdout and

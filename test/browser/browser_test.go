@@ -4,7 +4,7 @@
 // users in on two different nodes, and they chat through the UI.
 //
 // It builds cmd/parley once, starts two nodes sharing one throwaway
-// PostgreSQL (internal/testpg) with NATS routes on loopback, each serving
+// PostgreSQL (internal/testkit/testpg) with NATS routes on loopback, each serving
 // the repository's web/ directory, creates the accounts with the CLI and
 // makes them each other's contacts in storage, then runs webchat.mjs with
 // a deadline. The script saves screenshots under test-artifacts/browser/
@@ -31,8 +31,8 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/config"
-	"github.com/parley-im/parley/internal/testnode"
-	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testkit/testnode"
+	"github.com/parley-im/parley/internal/testkit/testpg"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testkit/testpg"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"

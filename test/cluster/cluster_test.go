@@ -4,7 +4,7 @@
 // restarted, and the test checks what the survivors and the clients see.
 //
 // It builds cmd/parley once, starts three nodes sharing one throwaway
-// PostgreSQL (internal/testpg), configured through PARLEY_* variables, and
+// PostgreSQL (internal/testkit/testpg), configured through PARLEY_* variables, and
 // drives one client script (kill_node.py) that takes turns with the test
 // over its stdout and stdin. Processes are stopped by PID; every wait is
 // bounded.
@@ -18,7 +18,7 @@
 // PARLEY_TEST_LOG_LEVEL=debug sets the nodes' log level (NATS's route
 // events included), PARLEY_TEST_SHOW_LOGS=1 shows the logs of a passing
 // run too, and PARLEY_TEST_BIN tests a given binary instead of building
-// one (internal/testnode).
+// one (internal/testkit/testnode).
 package cluster
 
 import (
@@ -34,8 +34,8 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
-	"github.com/parley-im/parley/internal/testnode"
-	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testkit/testnode"
+	"github.com/parley-im/parley/internal/testkit/testpg"
 )
 
 const (

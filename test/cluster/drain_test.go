@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testkit/testpg"
 )
 
 // TestDrainMovesClients runs three real nodes that advertise their client

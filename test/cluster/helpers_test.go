@@ -1,7 +1,7 @@
 package cluster
 
 import (
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"os"
 	"testing"
 	"time"

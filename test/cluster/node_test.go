@@ -5,10 +5,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testnode"
+	"github.com/parley-im/parley/internal/testkit/testnode"
 )
 
-// The nodes as processes: internal/testnode, with names this package's
+// The nodes as processes: internal/testkit/testnode, with names this package's
 // tests read well with.
 
 // parleyBinary builds cmd/parley once per test run (PARLEY_TEST_BIN names

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testpg"
-	"github.com/parley-im/parley/internal/webclient"
+	"github.com/parley-im/parley/internal/testkit/testpg"
+	"github.com/parley-im/parley/internal/testkit/webclient"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

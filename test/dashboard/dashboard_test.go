@@ -6,7 +6,7 @@
 // the other node.
 //
 // It builds cmd/parley once, starts two nodes sharing one throwaway
-// PostgreSQL (internal/testpg) and a cluster secret, with NATS routes on
+// PostgreSQL (internal/testkit/testpg) and a cluster secret, with NATS routes on
 // loopback, each serving the repository's web/ directory, creates the
 // accounts with the CLI, keeps a few XMPP clients connected to both nodes
 // and exchanging messages, then runs dashboard.mjs with a deadline. The
@@ -32,8 +32,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testnode"
-	"github.com/parley-im/parley/internal/testpg"
+	"github.com/parley-im/parley/internal/testkit/testnode"
+	"github.com/parley-im/parley/internal/testkit/testpg"
 	"github.com/parley-im/parley/internal/xmppclient"
 	"github.com/parley-im/parley/stanza"
 )

@@ -23,7 +23,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 	"net"
 	"net/http"
 	"os"

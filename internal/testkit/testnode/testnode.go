@@ -28,7 +28,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/parley-im/parley/internal/testutil"
+	"github.com/parley-im/parley/internal/testkit/testutil"
 )
 
 // Domain is the XMPP domain every node serves.
