@@ -105,6 +105,7 @@ type Server struct {
 	storedHook func(bare jid.JID)
 	offlineMsg func(to jid.JID, st *stanza.Element) // see OnOfflineMessage (hooks_push.go)
 	comp       components                           // external components (component.go)
+	pushIDs    pushIDs                              // ids of PushToInterested's iqs (interest.go)
 
 	blockMu    sync.Mutex                      // guards blocks, prefs, blockEpoch
 	blocks     map[string]map[string]struct{}  // owner bare JID -> blocked JIDs; cache of storage

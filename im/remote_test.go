@@ -68,11 +68,11 @@ func TestRemoteSessionBack(t *testing.T) {
 		"bob/home":   local("bob@localhost/home", true),
 	}
 	remoteAlice := &recConn{}
-	r.PutRemote(router.NewRemote(jid.MustParse("alice@localhost/far"), "n3", "run", remoteAlice, true, 0, nil, false))
+	r.PutRemote(router.NewRemote(jid.MustParse("alice@localhost/far"), "n3", "run", remoteAlice, true, 0, nil, 0))
 	got["alice/far (node n3)"] = remoteAlice
 
 	pres := stanza.New("presence", stanza.NSClient, "from", "bob@localhost/phone").Append(stanza.New("show", stanza.NSClient).SetText("away"))
-	back := router.NewRemote(jid.MustParse("bob@localhost/phone"), "n2", "run", &recConn{}, true, 3, pres, true)
+	back := router.NewRemote(jid.MustParse("bob@localhost/phone"), "n2", "run", &recConn{}, true, 3, pres, router.RosterInterest)
 	r.PutRemote(back)
 	core.RemoteSessionBack(ctx, back)
 
@@ -89,7 +89,7 @@ func TestRemoteSessionBack(t *testing.T) {
 	}
 
 	// An unavailable session is not announced.
-	quiet := router.NewRemote(jid.MustParse("bob@localhost/quiet"), "n2", "run", &recConn{}, false, 0, nil, false)
+	quiet := router.NewRemote(jid.MustParse("bob@localhost/quiet"), "n2", "run", &recConn{}, false, 0, nil, 0)
 	r.PutRemote(quiet)
 	core.RemoteSessionBack(ctx, quiet)
 	if n := len(got["alice/pc"].got); n != 1 {

@@ -20,9 +20,7 @@ func (s *Server) handleRoster(ctx context.Context, q IQ) (*stanza.Element, error
 		if err != nil {
 			return nil, s.internal("roster get", err)
 		}
-		if q.Session != nil {
-			q.Session.RequestedRoster()
-		}
+		s.MarkInterested(q, RosterInterest)
 		verStr := strconv.FormatInt(ver, 10)
 		if q.Payload.HasAttr("ver") && q.Payload.Attr("ver") == verStr {
 			// Roster unchanged since the client's copy: empty result.
@@ -133,14 +131,7 @@ func (s *Server) storeItem(ctx context.Context, owner jid.JID, it storage.Roster
 
 // push sends a roster push to every interested resource (§2.1.6).
 func (s *Server) push(owner jid.JID, it storage.RosterItem, ver int64) {
-	for _, ss := range s.router.Sessions(owner) {
-		if !ss.Interested() {
-			continue
-		}
-		iq := stanza.New("iq", stanza.NSClient, "type", "set", "id", "push"+strconv.FormatInt(ver, 10), "to", ss.JID().String())
-		iq.Append(stanza.New("query", stanza.NSRoster, "ver", strconv.FormatInt(ver, 10)).Append(itemElement(it)))
-		ss.Deliver(iq)
-	}
+	s.PushToInterested(owner, RosterInterest, stanza.New("query", stanza.NSRoster, "ver", strconv.FormatInt(ver, 10)).Append(itemElement(it)))
 }
 
 func itemElement(it storage.RosterItem) *stanza.Element {

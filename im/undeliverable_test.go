@@ -204,7 +204,7 @@ func TestUndeliverable(t *testing.T) {
 		t.Parallel()
 		e := newUndeliverableEnv(t)
 		remote := &fakeConn{core: e.core}
-		rs := router.NewRemote(jid.MustParse("alice@localhost/phone"), "n2", "run", remote, true, 0, nil, false)
+		rs := router.NewRemote(jid.MustParse("alice@localhost/phone"), "n2", "run", remote, true, 0, nil, 0)
 		e.r.PutRemote(rs)
 		e.core.Undeliverable(context.Background(), im.Gone{JID: jid.MustParse("alice@localhost/pc"), Rerouted: true}, message("alice@localhost/pc", "m1"))
 		if n := len(remote.received()); n != 0 {

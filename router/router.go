@@ -101,7 +101,7 @@ type ChangeKind int
 const (
 	Bound ChangeKind = iota
 	Unbound
-	Updated // presence or roster interest changed
+	Updated // presence, interests or carbons changed
 )
 
 // Change is one event for the observer.
@@ -390,19 +390,40 @@ type Session struct {
 	durable  atomic.Pointer[string]
 	handling atomic.Uint32
 
-	mu              sync.Mutex
-	available       bool
-	priority        int
-	presence        *stanza.Element // last broadcast presence
-	rosterRequested bool
-	directed        map[jid.JID]struct{} // directed presence sent while available
+	mu        sync.Mutex
+	available bool
+	priority  int
+	presence  *stanza.Element // last broadcast presence
+	interests Interests
+	directed  map[jid.JID]struct{} // directed presence sent while available
 }
 
+// Interests is the set of things a session fetched and so is told about
+// when they change: the server pushes each change to the resources
+// interested in it, on whichever node they are. A session's interests only
+// grow while it is bound.
+//
+// The bits are replicated between nodes as a number: do not renumber them.
+type Interests uint8
+
+// The interests a session can have.
+const (
+	// RosterInterest: the client fetched its roster, which makes it an
+	// "interested resource" for roster pushes (RFC 6121 §2.1.6).
+	RosterInterest Interests = 1 << iota
+	// BlockListInterest: the client fetched its block list, and gets
+	// block and unblock pushes (XEP-0191 §3.2).
+	BlockListInterest
+)
+
+// Has reports whether the set holds every interest of want (none: false).
+func (i Interests) Has(want Interests) bool { return want != 0 && i&want == want }
+
 // NewRemote returns the entry for a session on another node, with its
-// replicated presence state; conn forwards to that node.
+// replicated presence state and interests; conn forwards to that node.
 // run identifies the node's current run (cluster.Node.ID).
-func NewRemote(full jid.JID, node, run string, conn Conn, available bool, priority int, presence *stanza.Element, interested bool) *Session {
-	return &Session{jid: full, conn: conn, node: node, run: run, available: available, priority: priority, presence: presence, rosterRequested: interested}
+func NewRemote(full jid.JID, node, run string, conn Conn, available bool, priority int, presence *stanza.Element, interests Interests) *Session {
+	return &Session{jid: full, conn: conn, node: node, run: run, available: available, priority: priority, presence: presence, interests: interests}
 }
 
 // WithBound sets when a remote entry's session was bound, by its node's
@@ -416,18 +437,21 @@ func (s *Session) WithBound(t time.Time) *Session {
 // a remote entry whose node did not say).
 func (s *Session) Bound() time.Time { return s.bound }
 
-// SetRemoteState replaces a remote entry's replicated presence state.
-func (s *Session) SetRemoteState(available bool, priority int, presence *stanza.Element, interested bool) {
+// SetRemoteState replaces a remote entry's replicated presence state and
+// interests.
+func (s *Session) SetRemoteState(available bool, priority int, presence *stanza.Element, interests Interests) {
 	s.mu.Lock()
-	s.available, s.priority, s.presence, s.rosterRequested = available, priority, presence, interested
+	s.available, s.priority, s.presence, s.interests = available, priority, presence, interests
 	s.mu.Unlock()
 }
 
-// State returns the session's presence state at once, for replication.
+// State returns the session's presence state at once, with whether it
+// fetched the roster (what a stream management handover carries; the
+// directory replicates every interest, see Interests).
 func (s *Session) State() (available bool, priority int, presence *stanza.Element, interested bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.available, s.priority, s.presence, s.rosterRequested
+	return s.available, s.priority, s.presence, s.interests.Has(RosterInterest)
 }
 
 // Run is the run of the node that published a remote entry.
@@ -505,17 +529,27 @@ func (s *Session) changed() {
 	}
 }
 
-// RequestedRoster marks that the client fetched its roster, which makes it
-// an "interested resource" for roster pushes and subscription requests
-// (RFC 6121 §2.1.6).
-func (s *Session) RequestedRoster() {
+// AddInterests adds to the session's interests; a change is published
+// like presence, so that pushes from other nodes reach the session too.
+func (s *Session) AddInterests(i Interests) {
 	s.mu.Lock()
-	was := s.rosterRequested
-	s.rosterRequested = true
+	was := s.interests
+	s.interests |= i
+	now := s.interests
 	s.mu.Unlock()
-	if !was {
+	if now != was {
 		s.changed()
 	}
+}
+
+// RequestedRoster is AddInterests(RosterInterest).
+func (s *Session) RequestedRoster() { s.AddInterests(RosterInterest) }
+
+// Interests returns the session's interests.
+func (s *Session) Interests() Interests {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.interests
 }
 
 // SetCarbons records whether the client enabled Message Carbons
@@ -570,13 +604,6 @@ func (r *Router) WithCarbons(bare jid.JID, skip *Session) []*Session {
 		}
 	}
 	return out
-}
-
-// Interested reports whether the session requested the roster.
-func (s *Session) Interested() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.rosterRequested
 }
 
 // AddDirected remembers a directed presence target so it gets unavailable

@@ -52,9 +52,9 @@ func TestRemoteEntries(t *testing.T) {
 	local.SetPresence(stanza.New("presence", stanza.NSClient), true, 0)
 
 	n2 := &rec{}
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/x"), "n2", "r1", n2, true, 0, nil, false))
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/y"), "n2", "r1", n2, true, 0, nil, false))
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/z"), "n3", "r1", &rec{}, false, 0, nil, false))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/x"), "n2", "r1", n2, true, 0, nil, 0))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/y"), "n2", "r1", n2, true, 0, nil, 0))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/z"), "n3", "r1", &rec{}, false, 0, nil, 0))
 	if len(r.Sessions(bare)) != 4 || r.Count() != 1 {
 		t.Fatalf("sessions %d, local count %d", len(r.Sessions(bare)), r.Count())
 	}
@@ -69,7 +69,7 @@ func TestRemoteEntries(t *testing.T) {
 		t.Fatalf("node n2 got %d fan-outs, %d deliveries", len(n2.fanout), len(n2.got))
 	}
 	// A remote binding of a JID bound here displaces the local session.
-	if d := r.PutRemote(NewRemote(jid.MustParse("bob@example.com/here"), "n3", "r1", &rec{}, true, 0, nil, false)); d != local {
+	if d := r.PutRemote(NewRemote(jid.MustParse("bob@example.com/here"), "n3", "r1", &rec{}, true, 0, nil, 0)); d != local {
 		t.Fatalf("displaced %v", d)
 	}
 	if r.Count() != 0 {
@@ -104,7 +104,7 @@ func TestConflictingEntries(t *testing.T) {
 		t.Errorf("Bound() = %v, want the bind time", local.Bound())
 	}
 
-	older := NewRemote(full, "n2", "r1", &rec{}, true, 0, nil, false).WithBound(local.Bound().Add(-time.Second))
+	older := NewRemote(full, "n2", "r1", &rec{}, true, 0, nil, 0).WithBound(local.Bound().Add(-time.Second))
 	keepLater := func(old *Session) bool { return old.Bound().After(older.Bound()) }
 	if d, put := r.PutRemoteUnless(older, keepLater); put || d != nil {
 		t.Fatalf("an older remote binding was put (displaced %v)", d)
@@ -112,7 +112,7 @@ func TestConflictingEntries(t *testing.T) {
 	if r.Session(full) != local || r.Count() != 1 {
 		t.Fatal("the local session did not stay")
 	}
-	newer := NewRemote(full, "n2", "r1", &rec{}, true, 0, nil, false).WithBound(local.Bound().Add(time.Second))
+	newer := NewRemote(full, "n2", "r1", &rec{}, true, 0, nil, 0).WithBound(local.Bound().Add(time.Second))
 	if d, put := r.PutRemoteUnless(newer, func(old *Session) bool { return old.Bound().After(newer.Bound()) }); !put || d != local {
 		t.Fatalf("a newer remote binding: put %v, displaced %v; want put, displacing the local one", put, d)
 	}
@@ -130,8 +130,8 @@ func TestConflictingEntries(t *testing.T) {
 		t.Errorf("last change %+v, want Bound of the new session replacing the remote entry", last)
 	}
 
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/a"), "n2", "r1", &rec{}, true, 0, nil, false).WithBound(before))
-	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/b"), "n2", "r1", &rec{}, true, 0, nil, false))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/a"), "n2", "r1", &rec{}, true, 0, nil, 0).WithBound(before))
+	r.PutRemote(NewRemote(jid.MustParse("bob@example.com/b"), "n2", "r1", &rec{}, true, 0, nil, 0))
 	if got := sessionNames(r.OfNode("n2")); len(got) != 2 {
 		t.Fatalf("OfNode(n2) = %v, want /a and /b", got)
 	}
@@ -153,4 +153,59 @@ func sessionNames(list []*Session) []string {
 		out = append(out, s.JID().String())
 	}
 	return out
+}
+
+// Interests only grow, each new one is published once, and the roster
+// bit is what State reports.
+func TestInterests(t *testing.T) {
+	r := New()
+	var updates int
+	r.Observe(func(c Change) {
+		if c.Kind == Updated {
+			updates++
+		}
+	})
+	s, _, err := r.Bind(jid.MustParse("alice@example.com/a"), &rec{}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Interests(); got != 0 {
+		t.Fatalf("a new session has interests %b", got)
+	}
+	steps := []struct {
+		add     Interests
+		want    Interests
+		updates int
+	}{
+		{BlockListInterest, BlockListInterest, 1},
+		{BlockListInterest, BlockListInterest, 1}, // no change, nothing published
+		{RosterInterest, RosterInterest | BlockListInterest, 2},
+		{0, RosterInterest | BlockListInterest, 2},
+	}
+	for i, st := range steps {
+		s.AddInterests(st.add)
+		if got := s.Interests(); got != st.want || updates != st.updates {
+			t.Errorf("step %d: interests %b, %d updates; want %b, %d", i, got, updates, st.want, st.updates)
+		}
+	}
+	if _, _, _, roster := s.State(); !roster {
+		t.Error("State does not report the roster interest")
+	}
+	s.RequestedRoster()
+	if updates != 2 {
+		t.Errorf("RequestedRoster on an interested session published (%d updates)", updates)
+	}
+
+	if i := BlockListInterest; !i.Has(BlockListInterest) || i.Has(RosterInterest) || i.Has(0) || i.Has(RosterInterest|BlockListInterest) {
+		t.Errorf("Has is wrong for %b", i)
+	}
+
+	far := NewRemote(jid.MustParse("alice@example.com/far"), "n2", "r1", &rec{}, true, 0, nil, BlockListInterest)
+	if _, _, _, roster := far.State(); roster || far.Interests() != BlockListInterest {
+		t.Errorf("remote entry: roster %v, interests %b", roster, far.Interests())
+	}
+	far.SetRemoteState(true, 0, nil, RosterInterest)
+	if far.Interests() != RosterInterest {
+		t.Errorf("after SetRemoteState interests %b, want the roster only", far.Interests())
+	}
 }

@@ -18,7 +18,7 @@ func (nopConn) Close(*stanza.StreamError) {}
 var full = jid.MustParse("bob@example.com/r")
 
 func remoteAt(node string, bound time.Time) *router.Session {
-	return router.NewRemote(full, node, "run-"+node, nopConn{}, true, 0, nil, false).WithBound(bound)
+	return router.NewRemote(full, node, "run-"+node, nopConn{}, true, 0, nil, 0).WithBound(bound)
 }
 
 func TestKeeps(t *testing.T) {

@@ -59,13 +59,15 @@ type dirMsg struct {
 	Run string `json:"run"` // the publishing node's run id
 	// Seq numbers every message of the run on its subject from 1, so that
 	// a receiver notices one it missed (zero from nodes before it).
-	Seq        uint64 `json:"q,omitempty"`
-	JID        string `json:"jid"`
-	Available  bool   `json:"a,omitempty"`
-	Priority   int    `json:"p,omitempty"`
-	Presence   string `json:"x,omitempty"` // the last broadcast presence
-	Interested bool   `json:"i,omitempty"` // requested the roster
-	Carbons    bool   `json:"c,omitempty"` // enabled Message Carbons (XEP-0280)
+	Seq       uint64 `json:"q,omitempty"`
+	JID       string `json:"jid"`
+	Available bool   `json:"a,omitempty"`
+	Priority  int    `json:"p,omitempty"`
+	Presence  string `json:"x,omitempty"` // the last broadcast presence
+	// Interests are what the session fetched and gets pushes of (the
+	// router.Interests bits: roster, block list).
+	Interests router.Interests `json:"in,omitempty"`
+	Carbons   bool             `json:"c,omitempty"` // enabled Message Carbons (XEP-0280)
 	// Bound is when the session was bound (Unix ns, the node's clock), on
 	// bind and unbind.
 	Bound int64 `json:"t,omitempty"`
@@ -239,9 +241,9 @@ func (d *Directory) localChange(ch router.Change) {
 }
 
 func (d *Directory) fillState(m *dirMsg, s *router.Session) {
-	avail, prio, pres, interested := s.State()
-	m.Available, m.Priority, m.Interested = avail, prio, interested
-	m.Carbons = s.Carbons()
+	avail, prio, pres, _ := s.State()
+	m.Available, m.Priority = avail, prio
+	m.Interests, m.Carbons = s.Interests(), s.Carbons()
 	if pres != nil {
 		m.Presence = pres.String()
 	}
@@ -375,7 +377,7 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 	}
 	existing := d.router.Remote(full, node)
 	if existing != nil && existing.Run() == m.Run && (m.Op != "bind" || existing.Bound().Equal(bound)) {
-		existing.SetRemoteState(m.Available, m.Priority, pres, m.Interested)
+		existing.SetRemoteState(m.Available, m.Priority, pres, m.Interests)
 		existing.SetRemoteCarbons(m.Carbons)
 		if rc, ok := existing.Conn().(*remoteConn); ok && m.Op == "bind" {
 			rc.seen.Store(m.Seq)
@@ -389,7 +391,7 @@ func (d *Directory) apply(node string, full jid.JID, m dirMsg) {
 		return
 	}
 	rc := &remoteConn{d: d, node: node, to: full, toStr: full.String(), out: d.outbox(node)}
-	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interested).WithBound(bound)
+	s := router.NewRemote(full, node, m.Run, rc, m.Available, m.Priority, pres, m.Interests).WithBound(bound)
 	s.SetRemoteCarbons(m.Carbons)
 	rc.sess.Store(s)
 	rc.seen.Store(m.Seq)
