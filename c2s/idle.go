@@ -21,10 +21,17 @@ type idleReader struct {
 	pinged   bool
 	armed    bool // a deadline for the bound state is set
 	lastRead time.Time
+	// spaceRun is how many bytes of white space end what Read returned,
+	// counted while STARTTLS may still come (starttls.go).
+	spaceRun int
 }
 
 func (r *idleReader) Read(p []byte) (int, error) {
-	return r.do(func() (int, error) { return r.c.nc.Read(p) })
+	n, err := r.do(func() (int, error) { return r.c.nc.Read(p) })
+	if !r.c.secure && r.c.user.IsZero() {
+		r.noteSpace(p[:n])
+	}
+	return n, err
 }
 
 // waitReadable blocks until the connection has bytes to read, holding no

@@ -155,16 +155,21 @@ func (c *conn) onStartTLS() error {
 		c.out.sendRaw([]byte("<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>"))
 		return errTLSRefused
 	}
-	if c.parser.Buffered() > 0 {
+	if !c.onlySpaceBuffered() {
 		// Bytes pipelined after <starttls/> would be taken as sent inside
 		// TLS (the STARTTLS injection attack, CVE-2011-0411 and kin).
+		// White space is harmless (starttls.go).
 		return stanza.NewStreamError(stanza.StreamPolicyViolation, "data after <starttls/> before the TLS handshake")
 	}
 	c.out.sendRaw([]byte("<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"))
+	c.nc = &skipSpaceConn{Conn: c.nc}
 	if !c.startTLS() {
 		return errTLSFailed
 	}
 	c.streamID = ""
+	// A new reader makes the parser drop what it buffered before TLS:
+	// white space, as checked above.
+	c.idle = &idleReader{c: c}
 	c.parser.Reset(c.idle)
 	return nil
 }
