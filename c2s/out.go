@@ -32,8 +32,12 @@ type output struct {
 	closed   bool       // no more stanzas accepted
 	handover bool       // closed to move the client elsewhere (drain, shutdown)
 	done     chan struct{}
-	sm       smState
-	csi      csiState // XEP-0352, with its own lock (csi.go)
+	// holding: a session being taken over collects what is delivered to
+	// it in held until all of it is in (durable.go, releaseHeldLocked).
+	holding bool
+	held    [][]byte
+	sm      smState
+	csi     csiState // XEP-0352, with its own lock (csi.go)
 }
 
 func (o *output) init() {
@@ -71,6 +75,11 @@ func (o *output) queue(appendTo func([]byte) []byte) bool {
 	if o.closed {
 		o.mu.Unlock()
 		return false
+	}
+	if o.holding {
+		o.held = append(o.held, appendTo(nil))
+		o.mu.Unlock()
+		return true
 	}
 	if o.sm.enabled {
 		if !o.smQueueLocked(appendTo) {

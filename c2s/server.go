@@ -58,6 +58,16 @@ type Config struct {
 	// load balancer); it returns ErrNotHere-like errors when none has it,
 	// or a *stanza.StreamError for a bad h.
 	RemoteResume func(id, user string, h uint32) (*Handover, error)
+	// ResumeFrom, in a cluster, asks the process (cluster member id)
+	// that a durable session's record names for the session: the same
+	// results as RemoteResume, ErrNotHere when it runs without the
+	// session, ErrHolderUnreachable when it cannot be reached at all.
+	ResumeFrom func(holder, id, user string, h uint32) (*Handover, error)
+	// TakenOver, in a cluster, is called once a session taken over from
+	// a lost holder (of node lost) is bound here: it tells every node, and returns the
+	// stanzas (serialized for the client) they still kept for the old
+	// holder.
+	TakenOver func(full jid.JID, lost string) [][]byte
 	// Durable stream management (durable.go): with Member set, resumable
 	// sessions are recorded in storage as held by Node's process Member,
 	// and one whose holder is gone is taken over where its client comes

@@ -229,6 +229,9 @@ func (c *conn) detach() bool {
 		o.buf = nil
 	}
 	o.sm.timer = time.AfterFunc(c.srv.cfg.SMResumeTimeout, c.expire)
+	if o.sm.durable {
+		c.srv.marks.watch(o)
+	}
 	c.srv.cfg.Metrics.SMDetached.Inc()
 	c.srv.log.Debug("c2s: connection lost; session kept for resumption", "jid", c.sess.JID(), "unacked", len(o.sm.unacked))
 	return true
@@ -293,21 +296,8 @@ func (c *conn) smResume(el *stanza.Element) error {
 	}
 	prev := el.Attr("previd")
 	old := c.srv.resumable(prev)
-	if old == nil && c.srv.cfg.RemoteResume != nil {
-		// Perhaps another node of the cluster holds it.
-		ho, err := c.srv.cfg.RemoteResume(prev, c.user.String(), uint32(h))
-		var se *stanza.StreamError
-		switch {
-		case errors.As(err, &se):
-			return se
-		case err != nil:
-			// Perhaps its node died: the session may be in storage.
-			return c.takeover(prev, uint32(h))
-		}
-		return c.resumeFrom(ho, prev)
-	}
 	if old == nil {
-		return c.takeover(prev, uint32(h))
+		return c.resumeElsewhere(prev, uint32(h))
 	}
 	if old.user != c.user {
 		c.smFailed(stanza.ItemNotFound, "")

@@ -63,8 +63,8 @@ func (s *Server) archiveMessage(ctx context.Context, sess *router.Session, st *s
 	}
 	var mark *storage.SMMark
 	if sess != nil {
-		if smID, h, durable := sess.DurableSM(); durable {
-			mark = &storage.SMMark{Owner: from.Bare().String(), ID: smID, Handled: h}
+		if smID, holder, h, durable := sess.DurableSM(); durable {
+			mark = &storage.SMMark{Owner: from.Bare().String(), ID: smID, Member: holder, Handled: h}
 		}
 	}
 	if err := s.store.Archive(ctx, entries, mark); err != nil {

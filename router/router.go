@@ -387,7 +387,7 @@ type Session struct {
 	// durable is the resumption id of the session's stream management
 	// state when it is kept in storage (local sessions only); handling is
 	// the count of client stanzas that includes the one being routed.
-	durable  atomic.Pointer[string]
+	durable  atomic.Pointer[durableSM]
 	handling atomic.Uint32
 
 	mu        sync.Mutex
@@ -566,14 +566,19 @@ func (s *Session) SetRemoteCarbons(on bool) { s.carbons.Store(on) }
 // Carbons reports whether the client enabled Message Carbons.
 func (s *Session) Carbons() bool { return s.carbons.Load() }
 
+// durableSM names a session's record in storage: its resumption id and
+// the process holding it.
+type durableSM struct{ id, holder string }
+
 // SetDurableSM records that the session's stream management state is kept
-// in storage under the resumption id ("" to stop).
-func (s *Session) SetDurableSM(id string) {
+// in storage under the resumption id, held by the process holder ("" to
+// stop).
+func (s *Session) SetDurableSM(id, holder string) {
 	if id == "" {
 		s.durable.Store(nil)
 		return
 	}
-	s.durable.Store(&id)
+	s.durable.Store(&durableSM{id: id, holder: holder})
 }
 
 // SetHandling records the count of client stanzas handled once the one
@@ -581,15 +586,15 @@ func (s *Session) SetDurableSM(id string) {
 // each stanza of a durable session).
 func (s *Session) SetHandling(h uint32) { s.handling.Store(h) }
 
-// DurableSM returns the resumption id of a durable session and the count
-// of handled client stanzas that includes the one being routed; ok is
-// false for other sessions.
-func (s *Session) DurableSM() (id string, handled uint32, ok bool) {
+// DurableSM returns the resumption id and holder of a durable session and
+// the count of handled client stanzas that includes the one being routed;
+// ok is false for other sessions.
+func (s *Session) DurableSM() (id, holder string, handled uint32, ok bool) {
 	p := s.durable.Load()
 	if p == nil {
-		return "", 0, false
+		return "", "", 0, false
 	}
-	return *p, s.handling.Load(), true
+	return p.id, p.holder, s.handling.Load(), true
 }
 
 // WithCarbons returns the sessions of bare that enabled Message Carbons,

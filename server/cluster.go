@@ -15,6 +15,7 @@ import (
 	"github.com/parley-im/parley/cluster"
 	"github.com/parley-im/parley/cluster/directory"
 	"github.com/parley-im/parley/config"
+	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -175,6 +176,42 @@ func (s *Server) remoteResume() func(id, user string, h uint32) (*c2s.Handover, 
 		}
 		return &ho, nil
 	}
+}
+
+// resumeFrom lets c2s ask the process holding a durable session for it
+// (nil when not clustered).
+func (s *Server) resumeFrom() func(holder, id, user string, h uint32) (*c2s.Handover, error) {
+	if s.dir == nil {
+		return nil
+	}
+	return func(holder, id, user string, h uint32) (*c2s.Handover, error) {
+		state, err := s.dir.ResumeFrom(holder, id, user, h)
+		var refused directory.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			return nil, stanza.NewStreamError(stanza.StreamUndefined, string(refused))
+		case errors.Is(err, directory.ErrUnreachable):
+			return nil, c2s.ErrHolderUnreachable
+		case errors.Is(err, directory.ErrNoSession):
+			return nil, c2s.ErrNotHere
+		case err != nil:
+			return nil, err
+		}
+		var ho c2s.Handover
+		if err := json.Unmarshal(state, &ho); err != nil {
+			return nil, err
+		}
+		return &ho, nil
+	}
+}
+
+// takenOver tells the cluster that a session was taken over here (nil
+// when not clustered).
+func (s *Server) takenOver() func(full jid.JID, lost string) [][]byte {
+	if s.dir == nil {
+		return nil
+	}
+	return s.dir.TakenOver
 }
 
 // handOver gives a session this node holds to the node where its client

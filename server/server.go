@@ -201,6 +201,8 @@ func (s *Server) start(ctx context.Context) error {
 		SMLocation:      cfg.Cluster.ClientAddress,
 		SMTLSLocation:   cfg.Cluster.ClientTLSAddress,
 		RemoteResume:    s.remoteResume(),
+		ResumeFrom:      s.resumeFrom(),
+		TakenOver:       s.takenOver(),
 		QueuedDetached:  s.push.QueuedDetached,
 		Node:            node,
 		Member:          durableMember,

@@ -33,7 +33,10 @@ type ArchiveEntry struct {
 // client stanzas (see SMSession) in the transaction that archives them.
 type SMMark struct {
 	Owner, ID string
-	Handled   uint32
+	// Member is the process that holds the session: a holder whose
+	// session was taken over (fenced, see ClaimSMSession) moves nothing.
+	Member  string
+	Handled uint32
 }
 
 // ArchiveQuery selects and pages an owner's archive. Bounds on ids are
@@ -107,9 +110,12 @@ type ArchiveStore interface {
 
 	PutSMSession(ctx context.Context, s SMSession) error // insert or replace
 	SMSession(ctx context.Context, owner, id string) (SMSession, error)
-	// SetSMAcked moves the session's acknowledged mark forward.
-	SetSMAcked(ctx context.Context, owner, id, acked string) error
-	SetSMPresence(ctx context.Context, owner, id string, presence []byte) error
+	// SetSMAcked moves the session's acknowledged mark forward, and
+	// SetSMPresence replaces its presence, if member still holds it; both
+	// report whether it does (false: the session was taken over, or its
+	// record is gone).
+	SetSMAcked(ctx context.Context, owner, id, member, acked string) (bool, error)
+	SetSMPresence(ctx context.Context, owner, id, member string, presence []byte) (bool, error)
 	// DeleteSMSession drops a session's record if member holds it.
 	DeleteSMSession(ctx context.Context, owner, id, member string) error
 	// ClaimSMSession moves a session to another holder, if member still
@@ -214,7 +220,7 @@ func flushArchive(ctx context.Context, tx *sql.Tx, d dialect, ws []*archiveWrite
 	}
 	const width = 6
 	vals := make([]any, 0, width*len(owners))
-	marksBy := map[[2]string]uint32{}
+	marksBy := map[[3]string]uint32{}
 	for _, w := range ws {
 		for _, e := range w.entries {
 			if !exists[e.Owner] {
@@ -224,7 +230,7 @@ func flushArchive(ctx context.Context, tx *sql.Tx, d dialect, ws []*archiveWrite
 			vals = append(vals, e.Owner, e.ID, e.Time.UnixMicro(), bare, res, nonNil(e.Stanza))
 		}
 		if m := w.mark; m != nil {
-			k := [2]string{m.Owner, m.ID}
+			k := [3]string{m.Owner, m.ID, m.Member}
 			marksBy[k] = max(marksBy[k], m.Handled)
 		}
 	}
@@ -238,7 +244,7 @@ func flushArchive(ctx context.Context, tx *sql.Tx, d dialect, ws []*archiveWrite
 	}
 	for k, h := range marksBy {
 		if _, err := tx.ExecContext(ctx, d.q(`UPDATE sm_sessions SET handled = ?
-			WHERE owner = ? AND id = ? AND handled < ?`), int64(h), k[0], k[1], int64(h)); err != nil {
+			WHERE owner = ? AND id = ? AND member = ? AND handled < ?`), int64(h), k[0], k[1], k[2], int64(h)); err != nil {
 			return nil, err
 		}
 	}
@@ -421,17 +427,29 @@ func (s *SQL) SMSession(ctx context.Context, owner, id string) (SMSession, error
 }
 
 // SetSMAcked implements ArchiveStore. Ids sort in archive order, so the
-// mark only moves forward.
-func (s *SQL) SetSMAcked(ctx context.Context, owner, id, acked string) error {
-	_, err := s.w.ExecContext(ctx, s.d.q(`UPDATE sm_sessions SET acked = ?
-		WHERE owner = ? AND id = ? AND acked < ?`), acked, owner, id, acked)
-	return s.fail("set sm acked", err)
+// mark only moves forward; the row is matched (and counted) whether or not
+// it moves, so that the count says whether member holds the session.
+func (s *SQL) SetSMAcked(ctx context.Context, owner, id, member, acked string) (bool, error) {
+	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE sm_sessions
+		SET acked = CASE WHEN acked < ? THEN ? ELSE acked END
+		WHERE owner = ? AND id = ? AND member = ?`), acked, acked, owner, id, member)
+	return held(res, err, s.fail("set sm acked", err))
 }
 
 // SetSMPresence implements ArchiveStore.
-func (s *SQL) SetSMPresence(ctx context.Context, owner, id string, presence []byte) error {
-	_, err := s.w.ExecContext(ctx, s.d.q(`UPDATE sm_sessions SET presence = ? WHERE owner = ? AND id = ?`), presence, owner, id)
-	return s.fail("set sm presence", err)
+func (s *SQL) SetSMPresence(ctx context.Context, owner, id, member string, presence []byte) (bool, error) {
+	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE sm_sessions SET presence = ?
+		WHERE owner = ? AND id = ? AND member = ?`), presence, owner, id, member)
+	return held(res, err, s.fail("set sm presence", err))
+}
+
+// held reports whether an UPDATE of a session record matched it.
+func held(res sql.Result, err, failed error) (bool, error) {
+	if err != nil {
+		return false, failed
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
 }
 
 // DeleteSMSession implements ArchiveStore.

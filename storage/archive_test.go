@@ -229,11 +229,13 @@ func testSMSessions(t *testing.T, s Store) {
 
 	// Archiving moves the handled count, never backwards.
 	now := time.Now()
-	id1, id2 := NewArchiveID(now), NewArchiveID(now)
-	must(t, s.Archive(ctx, []ArchiveEntry{{Owner: o, ID: id1, Time: now, With: "romeo@montague.example", Stanza: []byte("<message/>")}}, &SMMark{Owner: o, ID: "sm1", Handled: 7}))
-	must(t, s.Archive(ctx, nil, &SMMark{Owner: o, ID: "sm1", Handled: 5}))
-	must(t, s.SetSMAcked(ctx, o, "sm1", id2))
-	must(t, s.SetSMAcked(ctx, o, "sm1", id1)) // older: ignored
+	id1, id2, id3 := NewArchiveID(now), NewArchiveID(now), NewArchiveID(now)
+	must(t, s.Archive(ctx, []ArchiveEntry{{Owner: o, ID: id1, Time: now, With: "romeo@montague.example", Stanza: []byte("<message/>")}}, &SMMark{Owner: o, ID: "sm1", Member: "m1", Handled: 7}))
+	must(t, s.Archive(ctx, nil, &SMMark{Owner: o, ID: "sm1", Member: "m1", Handled: 5}))
+	must(t, s.Archive(ctx, nil, &SMMark{Owner: o, ID: "sm1", Member: "m2", Handled: 9})) // not its holder: ignored
+	mustHold(t, true)(s.SetSMAcked(ctx, o, "sm1", "m1", id2))
+	mustHold(t, true)(s.SetSMAcked(ctx, o, "sm1", "m1", id1))  // older: ignored, still held
+	mustHold(t, false)(s.SetSMAcked(ctx, o, "sm1", "m2", id3)) // not its holder: fenced
 	got, err := s.SMSession(ctx, o, "sm1")
 	must(t, err)
 	r.Handled, r.Acked = 7, id2
@@ -241,7 +243,8 @@ func testSMSessions(t *testing.T, s Store) {
 		got.Handled != r.Handled || got.Acked != r.Acked || string(got.Presence) != string(r.Presence) || !got.Carbons {
 		t.Fatalf("session = %+v, want %+v", got, r)
 	}
-	must(t, s.SetSMPresence(ctx, o, "sm1", []byte("<presence><show>away</show></presence>")))
+	mustHold(t, true)(s.SetSMPresence(ctx, o, "sm1", "m1", []byte("<presence><show>away</show></presence>")))
+	mustHold(t, false)(s.SetSMPresence(ctx, o, "sm1", "m2", []byte("<presence/>")))
 	got, err = s.SMSession(ctx, o, "sm1")
 	must(t, err)
 	if string(got.Presence) != "<presence><show>away</show></presence>" {
@@ -278,4 +281,16 @@ func testSMSessions(t *testing.T, s Store) {
 	must(t, s.DeleteSMSession(ctx, o, "sm1", "m1"))
 	_, err = s.SMSession(ctx, o, "sm1")
 	wantErr(t, "deleted session", err, ErrNotFound)
+}
+
+// mustHold checks what a conditional update of a session record reported.
+func mustHold(t *testing.T, want bool) func(bool, error) {
+	t.Helper()
+	return func(got bool, err error) {
+		t.Helper()
+		must(t, err)
+		if got != want {
+			t.Fatalf("held = %v, want %v", got, want)
+		}
+	}
 }

@@ -55,7 +55,7 @@ const (
 // dirMsg is a change to one session, published by the node that holds it
 // on dirPrefix+its name, or a mark framing a snapshot (sync.go).
 type dirMsg struct {
-	Op  string `json:"op"`  // bind (also snapshot entries), update, unbind; snap, snapped, tick
+	Op  string `json:"op"`  // bind (also snapshot entries), update, unbind, moved (takeover.go); snap, snapped, tick
 	Run string `json:"run"` // the publishing node's run id
 	// Seq numbers every message of the run on its subject from 1, so that
 	// a receiver notices one it missed (zero from nodes before it).
@@ -110,6 +110,8 @@ type Directory struct {
 	router *router.Router
 	core   *im.Server
 	log    *slog.Logger
+	// members lists the live nodes (cluster.Node.Members).
+	members func() []cluster.Member
 
 	// pubMu orders this node's messages on its subject: a session's state
 	// is read, and its message numbered and published, under it, so a
@@ -146,7 +148,7 @@ type Directory struct {
 // sessions and asks every member for theirs (and every node that joins
 // later). Call it before the node accepts clients.
 func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logger) (*Directory, error) {
-	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log,
+	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log, members: node.Members,
 		peers: make(map[string]*peer), inbound: make(map[string]*inbound)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	for subj, h := range map[string]nats.MsgHandler{
@@ -251,7 +253,7 @@ func (d *Directory) fillState(m *dirMsg, s *router.Session) {
 
 // publishLocked numbers m and publishes it on this node's subject; the
 // caller holds pubMu.
-func (d *Directory) publishLocked(m dirMsg) {
+func (d *Directory) publishLocked(m dirMsg, reply ...string) {
 	d.seq++
 	d.lastPub = time.Now()
 	m.Seq = d.seq
@@ -260,7 +262,9 @@ func (d *Directory) publishLocked(m dirMsg) {
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false) // presence XML: keep <, > and & as they are
 	err := enc.Encode(m)
-	if err == nil {
+	if err == nil && len(reply) > 0 {
+		err = d.nc.PublishRequest(dirPrefix+d.name, reply[0], buf.Bytes())
+	} else if err == nil {
 		err = d.nc.Publish(dirPrefix+d.name, buf.Bytes())
 	}
 	if err != nil {
@@ -349,6 +353,10 @@ func (d *Directory) onDir(msg *nats.Msg) {
 	}
 	full, err := jid.Parse(m.JID)
 	if err != nil || full.IsBare() {
+		return
+	}
+	if m.Op == "moved" {
+		d.onMoved(node, full, msg)
 		return
 	}
 	if m.Op == "unbind" {

@@ -30,6 +30,9 @@ type resumeReq struct {
 type resumeResp struct {
 	State json.RawMessage `json:"state,omitempty"`
 	Error string          `json:"error,omitempty"` // the holder refused (e.g. a bad h)
+	// NotHere: the run asked directly does not hold the session
+	// (takeover.go; asked on resumeSubject, such nodes stay silent).
+	NotHere bool `json:"nothere,omitempty"`
 }
 
 // ErrNoSession: no node answered for the session.
@@ -45,6 +48,9 @@ func (e RefusedError) Error() string { return string(e) }
 // send back if it refuses, or errNotHere (any error for which notHere
 // is true) to stay silent.
 func (d *Directory) OnResume(handOver func(id, user string, h uint32) ([]byte, error), notHere func(error) bool) error {
+	if err := d.subscribe(resumeRunPrefix+d.run, d.onResumeRun(handOver, notHere)); err != nil {
+		return err
+	}
 	return d.subscribe(resumeSubject, func(msg *nats.Msg) {
 		var req resumeReq
 		if json.Unmarshal(msg.Data, &req) != nil || req.Node == d.name {

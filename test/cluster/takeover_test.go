@@ -185,6 +185,9 @@ func TestResumeAfterNodeKilled(t *testing.T) {
 	expectEl(t, again, "m7", bodyIs("m7"))
 
 	metrics := httpGet(t, "http://"+n2.http+"/metrics")
+	// Resumed before the cluster declared n1 dead: a drain now would wait
+	// for clients to resume on n1.
+	waitMembers(t, joinTimeout, []*node{n2}, "n2")
 	if !strings.Contains(metrics, `parley_sm_resumed_total{from="takeover"} 1`) {
 		t.Errorf("n2 /metrics lacks a takeover resumption")
 	}
