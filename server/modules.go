@@ -25,9 +25,7 @@ func registerModules(s *Server) *disco.Disco {
 	carbons.New().Register(core)
 	vcard.New(st, 0).Register(core)
 	private.New(st, 0).Register(core)
-	bl := blocking.New(core, s.log, 0)
-	bl.Register(core)
-	core.OnSessionEnded(bl.SessionEnded)
+	blocking.New(core, s.log, 0).Register(core)
 	s.push = registerPush(s, d)
 	if s.cfg.Archive.Enabled {
 		mam.New(core, mam.Config{Log: s.log}).Register(core, d)

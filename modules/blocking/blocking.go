@@ -1,24 +1,22 @@
 // Package blocking is the Blocking Command (XEP-0191): a user gets, adds to
-// and removes from their block list, their other resources that fetched the
-// list are told of each change, and blocked contacts stop (or resume)
+// and removes from their block list, their resources that fetched the list
+// are told of each change (on every node: the interest is the session's,
+// see im.Server.PushToInterested), and blocked contacts stop (or resume)
 // seeing the user's presence.
 //
-// It manages the list only. Enforcing it on stanzas in flight is the im
-// package's routing (it reads the same storage and drops its cache when
-// told through im.Server.BlocksChanged). Privacy lists (XEP-0016) are not
-// supported.
+// It manages the list only and keeps no state of its own. Enforcing it on
+// stanzas in flight is the im package's routing (it reads the same storage
+// and drops its cache when told through im.Server.BlocksChanged). Privacy
+// lists (XEP-0016) are not supported.
 package blocking
 
 import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 
 	"github.com/parley-im/parley/im"
 	"github.com/parley-im/parley/jid"
-	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -37,14 +35,6 @@ type Blocking struct {
 	srv      *im.Server
 	log      *slog.Logger
 	maxItems int
-	pushID   atomic.Uint64
-
-	// mu guards interested: per owner bare JID, the sessions that fetched
-	// the block list and so get pushes (§3.3). Entries of sessions that are
-	// gone are dropped by SessionEnded, or at the owner's next push.
-	// mu is never held while calling into the router or a session.
-	mu         sync.Mutex
-	interested map[jid.JID]map[*router.Session]struct{}
 }
 
 // New returns the module for s. maxItems limits the length of a block
@@ -57,7 +47,7 @@ func New(s *im.Server, log *slog.Logger, maxItems int) *Blocking {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Blocking{srv: s, log: log, maxItems: maxItems, interested: make(map[jid.JID]map[*router.Session]struct{})}
+	return &Blocking{srv: s, log: log, maxItems: maxItems}
 }
 
 // Register installs the handler for the user's own account and advertises
@@ -89,9 +79,7 @@ func (b *Blocking) get(ctx context.Context, q im.IQ, owner jid.JID) (*stanza.Ele
 	if err != nil {
 		return nil, fmt.Errorf("blocking: load: %w", err)
 	}
-	if q.Session != nil {
-		b.markInterested(owner, q.Session)
-	}
+	b.srv.MarkInterested(q, im.BlockListInterest)
 	res := stanza.New("blocklist", NS)
 	for _, j := range list {
 		res.Append(stanza.New("item", NS, "jid", j))
@@ -127,7 +115,7 @@ func (b *Blocking) block(ctx context.Context, q im.IQ, owner jid.JID) (*stanza.E
 		return nil, fmt.Errorf("blocking: block: %w", err)
 	}
 	b.srv.BlocksChanged(owner.String())
-	b.push(owner, itemsElement("block", items))
+	b.srv.PushToInterested(owner, im.BlockListInterest, itemsElement("block", items))
 	b.presenceChanged(ctx, owner, before, after)
 	return q.Result(), nil
 }
@@ -150,7 +138,7 @@ func (b *Blocking) unblock(ctx context.Context, q im.IQ, owner jid.JID) (*stanza
 		return nil, fmt.Errorf("blocking: unblock: %w", err)
 	}
 	b.srv.BlocksChanged(owner.String())
-	b.push(owner, itemsElement("unblock", items))
+	b.srv.PushToInterested(owner, im.BlockListInterest, itemsElement("unblock", items))
 	b.presenceChanged(ctx, owner, before, after)
 	return q.Result(), nil
 }

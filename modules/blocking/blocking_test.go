@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parley-im/parley/im"
 	"github.com/parley-im/parley/modules/blocking"
 	"github.com/parley-im/parley/modules/internal/modtest"
 	"github.com/parley-im/parley/stanza"
@@ -158,15 +159,15 @@ func TestListAndPushes(t *testing.T) {
 }
 
 func TestPushesForgetEndedSessions(t *testing.T) {
-	env, b := newEnv(t, 0)
+	env, _ := newEnv(t, 0)
 	env.Account("juliet")
 	old := env.Bind("juliet@example.com/balcony")
 	list(t, old)
 	gone := env.Bind("juliet@example.com/chamber")
 	list(t, gone)
 	env.Router.Unbind(gone.Session)
-	b.SessionEnded(gone.Session)
-	env.Router.Unbind(old.Session) // without SessionEnded
+	env.Server.SessionEnded(env.Ctx, gone.Session) // as c2s ends it
+	env.Router.Unbind(old.Session)                 // without the core's SessionEnded
 	// The same full JID bound again is a new session that has not asked.
 	again := env.Bind("juliet@example.com/balcony")
 	other := env.Bind("juliet@example.com/hall")
@@ -174,6 +175,38 @@ func TestPushesForgetEndedSessions(t *testing.T) {
 	for name, c := range map[string]*modtest.Client{"old": old, "gone": gone, "again": again, "other": other} {
 		if got := pushes(t, c.Take()); len(got) != 0 {
 			t.Errorf("%s got pushes %v", name, got)
+		}
+	}
+}
+
+// The interest is the session's: a resource of the user on another node
+// of the cluster whose node replicated that it fetched the list gets the
+// pushes (forwarded to it), one that did not gets none, and a local
+// resource that fetched the list carries the interest for its node to
+// replicate.
+func TestPushesReachOtherNodes(t *testing.T) {
+	env, _ := newEnv(t, 0)
+	env.Account("juliet")
+	here := env.Bind("juliet@example.com/balcony")
+	list(t, here)
+	if !here.Session.Interests().Has(im.BlockListInterest) {
+		t.Fatalf("after fetching the list the session's interests are %b", here.Session.Interests())
+	}
+	fetched := env.Remote("juliet@example.com/far", "n2", im.BlockListInterest)
+	rosterOnly := env.Remote("juliet@example.com/roster", "n2", im.RosterInterest)
+	none := env.Remote("juliet@example.com/none", "n3", 0)
+	if r := here.IQ("set", "", blockEl("block", "romeo@example.com")); r.Type() != "result" {
+		t.Fatalf("block: %s", r)
+	}
+	want := []string{"block:romeo@example.com"}
+	for name, c := range map[string]*modtest.Client{"here": here, "fetched": fetched} {
+		if got := pushes(t, c.Take()); !slices.Equal(got, want) {
+			t.Errorf("%s got pushes %v, want %v", name, got, want)
+		}
+	}
+	for name, c := range map[string]*modtest.Client{"rosterOnly": rosterOnly, "none": none} {
+		if got := c.Take(); len(got) != 0 {
+			t.Errorf("%s, which never fetched the list, got %v", name, got)
 		}
 	}
 }

@@ -79,6 +79,17 @@ func (e *Env) Bind(full string) *Client {
 	return c
 }
 
+// Remote enters a session of another node of a cluster, as the cluster
+// directory does: available, with the interests its node replicated. What
+// is delivered to it (forwarded to its node) is recorded as for Bind's.
+func (e *Env) Remote(full, node string, interests router.Interests) *Client {
+	e.T.Helper()
+	c := &Client{env: e}
+	c.Session = router.NewRemote(jid.MustParse(full), node, "run-"+node, c, true, 0, nil, interests)
+	e.Router.PutRemote(c.Session)
+	return c
+}
+
 // Subscribe makes contact subscribed to user's presence (user's item
 // 'from', contact's item 'to'), as if the subscription handshake had run.
 func (e *Env) Subscribe(user, contact jid.JID) {
@@ -122,12 +133,17 @@ func (c *Client) Deliver(el *stanza.Element) {
 // closed, so tests can check what came before.
 const StreamClosed = "modtest-stream-closed"
 
-// Close implements router.Conn: the session is unbound as c2s would.
+// Close implements router.Conn: the session is unbound as c2s would (a
+// remote entry leaves as when its node reports the unbind).
 func (c *Client) Close(err *stanza.StreamError) {
 	c.mu.Lock()
 	c.closed, c.errs = true, err
 	c.got = append(c.got, stanza.New(StreamClosed, ""))
 	c.mu.Unlock()
+	if !c.Session.IsLocal() {
+		c.env.Router.RemoveRemote(c.Session.JID(), c.Session.Node())
+		return
+	}
 	c.env.Router.Unbind(c.Session)
 }
 
