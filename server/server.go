@@ -116,7 +116,12 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	s.store = st
 	if err := s.start(ctx); err != nil {
-		s.closeAll()
+		// Stop what start got to (listeners, the orphan sweeper, c2s's
+		// mark flusher), not only storage: nothing has been accepted yet
+		// that a shutdown would wait for long.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = s.Shutdown(sctx)
+		cancel()
 		return err
 	}
 	close(s.ready)
@@ -208,6 +213,7 @@ func (s *Server) start(ctx context.Context) error {
 		Member:          durableMember,
 		HolderAlive:     alive,
 		TakeoverWait:    s.takeoverWait(),
+		MaxClockSkew:    cfg.Cluster.MaxClockSkew,
 		Caps:            caps.CapsElement,
 		Metrics:         c2s.NewMetrics(s.reg),
 		Log:             s.log,

@@ -10,7 +10,10 @@ import (
 
 	"github.com/parley-im/parley/config"
 	"github.com/parley-im/parley/internal/testkit/testserver"
+	"go.uber.org/goleak"
 )
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // capture runs the CLI with args and returns its exit code, stdout and
 // stderr.

@@ -3,13 +3,24 @@ package testpg
 import (
 	"context"
 	"database/sql"
+	"fmt"
+	"os"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
 	_, stop := StartMain()
-	defer stop()
-	m.Run()
+	code := m.Run()
+	stop()
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintln(os.Stderr, "leaked goroutines:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 func query(t *testing.T, dsn, q string) string {
