@@ -35,10 +35,6 @@ import (
 // chat states, iq results) is not replayed; the session's presence is
 // broadcast again and its contacts' presence probed, as at a login.
 
-// replaySlack is how far before the acknowledged mark the replay starts:
-// ids from different nodes sort by their clocks, which may disagree.
-const replaySlack = 2 * time.Second
-
 // marksEvery is how often acknowledged marks and presence are written.
 const marksEvery = time.Second
 
@@ -438,7 +434,7 @@ func (c *conn) takeover(rec storage.SMSession, h uint32) error {
 	if t, ok := storage.ArchiveIDTime(rec.Acked); ok {
 		from = t
 	}
-	msgs, err := c.srv.store.ArchiveSince(ctx, owner, storage.ArchiveIDFloor(from.Add(-replaySlack)), c.srv.cfg.SMMaxUnacked)
+	msgs, err := c.srv.store.ArchiveSince(ctx, owner, storage.ArchiveIDFloor(from.Add(-c.srv.cfg.MaxClockSkew)), c.srv.cfg.SMMaxUnacked)
 	if err != nil {
 		c.srv.log.Error("c2s: could not read the archive to resume a session", "jid", full, "err", err)
 	}

@@ -78,6 +78,10 @@ type Config struct {
 	Node, Member string
 	HolderAlive  func(node, member string) bool
 	TakeoverWait time.Duration
+	// MaxClockSkew: a taken-over session is replayed from the archive from
+	// its acknowledged mark less this, since ids from different nodes sort
+	// by their clocks, which may disagree.
+	MaxClockSkew time.Duration
 
 	// QueuedDetached, when set, is told about each stanza queued for a
 	// session whose connection is gone while it waits for its client to

@@ -87,6 +87,11 @@ type Cluster struct {
 	NATSURL   string        `yaml:"nats_url" env:"NATS_URL"`     // an external NATS cluster instead of the embedded one
 	Heartbeat time.Duration `yaml:"heartbeat" env:"HEARTBEAT"`   // how often a node announces itself
 	DeadAfter time.Duration `yaml:"dead_after" env:"DEAD_AFTER"` // silence after which a node is dead
+	// MaxClockSkew bounds how far the nodes' clocks may disagree: a
+	// session taken over from a lost node is replayed from the archive
+	// from its acknowledged mark less this (stanza-ids sort by the clock
+	// of the node that archived them).
+	MaxClockSkew time.Duration `yaml:"max_clock_skew" env:"MAX_CLOCK_SKEW"`
 
 	// Drain (parley drain, SIGTERM): clients are sent to another node's
 	// advertised address with see-other-host, or, where a node advertises
@@ -213,7 +218,7 @@ func Default() Config {
 		API:              API{Tokens: []string{}},
 		Admin:            Admin{Users: []string{}},
 		Cluster: Cluster{
-			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second,
+			Listen: "127.0.0.1:6222", Peers: []string{}, Heartbeat: time.Second, DeadAfter: 5 * time.Second, MaxClockSkew: 500 * time.Millisecond,
 			DrainRate: 500, DrainTimeout: time.Minute,
 		},
 		Limits: Limits{

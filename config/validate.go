@@ -229,6 +229,9 @@ func (v *validator) cluster(c Cluster, driver string) {
 	if c.DeadAfter < 2*c.Heartbeat {
 		v.add("cluster.dead_after", "must be at least twice cluster.heartbeat (%s), got %s", c.Heartbeat, c.DeadAfter)
 	}
+	if c.MaxClockSkew < 0 || c.MaxClockSkew > time.Minute {
+		v.add("cluster.max_clock_skew", "must be between 0s and 1m, got %s", c.MaxClockSkew)
+	}
 	for key, a := range map[string]string{"cluster.client_address": c.ClientAddress, "cluster.client_tls_address": c.ClientTLSAddress} {
 		if a == "" {
 			continue

@@ -76,7 +76,7 @@ func TestChaos(t *testing.T) {
 	for i, u := range names {
 		for _, res := range []string{"phone", "laptop"} {
 			devices = append(devices, &device{h: h, led: led, user: u, res: res, password: password, peers: names,
-				rng: rand.New(rand.NewPCG(seed+uint64(len(devices)), uint64(i))), got: map[string]string{}, how: map[string]string{}})
+				rng: rand.New(rand.NewPCG(seed+uint64(len(devices)), uint64(i))), got: map[string]string{}, how: map[string]string{}, lastIn: map[string]int{}})
 		}
 	}
 
@@ -241,6 +241,9 @@ type device struct {
 
 	got        map[string]string // body -> stanza-id
 	how        map[string]string // body -> how it first arrived
+	lastIn     map[string]int    // sender device -> number of its newest message that came in the stream
+	repeats    int               // messages that came again in the stream (same stanza-id)
+	resumeTook []time.Duration   // from <resume/> to <resumed/>
 	resumedAt  time.Time         // the last resumption
 	errs       []string
 	sessions   int
@@ -326,6 +329,7 @@ func (d *device) connect(ctx context.Context) error {
 	}
 	d.c = c
 	if d.smID != "" {
+		asked := time.Now()
 		if err := d.raw(fmt.Appendf(nil, "<resume xmlns='%s' previd='%s' h='%d'/>", nsSM, d.smID, d.inH)); err != nil {
 			d.drop()
 			return err
@@ -341,6 +345,7 @@ func (d *device) connect(ctx context.Context) error {
 			h, _ := strconv.ParseUint(r.Attr("h"), 10, 32)
 			d.resumes++
 			d.resumedAt = time.Now()
+			d.resumeTook = append(d.resumeTook, d.resumedAt.Sub(asked))
 			d.acked(uint32(h))
 			// What the server never got is sent again, in order.
 			old := d.unacked
@@ -617,10 +622,26 @@ func (d *device) record(m *stanza.Element, sid, how string) {
 		if prev != sid {
 			d.fail("%s arrived under two stanza-ids, %s and %s", b, prev, sid)
 		}
+		if how != "archive" {
+			d.repeats++
+		}
 		return
 	}
 	d.got[b] = sid
 	d.how[b] = how
+	if how == "archive" {
+		return // asked for, beside the stream
+	}
+	// What comes in the stream (live, on resumption, from offline storage)
+	// comes in the order each sender sent it: a message held up while the
+	// session moved must not arrive after a later one.
+	sender, num, _ := strings.Cut(b, "#")
+	n, _ := strconv.Atoi(num)
+	if last := d.lastIn[sender]; n < last {
+		d.fail("ORDER: %s arrived (%s) after #%d", b, how, last)
+	} else {
+		d.lastIn[sender] = n
+	}
 }
 
 func (l *ledger) add(body string, m *sentMsg) {
@@ -720,10 +741,20 @@ func (h *harness) check(dsn string, led *ledger, devices []*device, users []stri
 			last[key] = m.n
 		}
 	}
-	sessions, resumes := 0, 0
+	sessions, resumes, repeats := 0, 0, 0
+	var took []time.Duration
 	for _, d := range devices {
 		sessions += d.sessions
 		resumes += d.resumes
+		repeats += d.repeats
+		took = append(took, d.resumeTook...)
+	}
+	if len(took) > 0 {
+		slices.Sort(took)
+		q := func(p float64) time.Duration { return took[min(len(took)-1, int(p*float64(len(took))))] }
+		t.Logf("chaos: <resume/> to <resumed/> over %d resumptions: p50 %v, p99 %v, max %v; %d messages came again in the stream (%.1f per resumption)",
+			len(took), q(0.5).Round(time.Millisecond), q(0.99).Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond),
+			repeats, float64(repeats)/float64(len(took)))
 	}
 	kinds := slices.Sorted(func(yield func(string) bool) {
 		for k := range how {
