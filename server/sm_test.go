@@ -174,3 +174,48 @@ func resumableAlice(t *testing.T, e *crossEnv, users []string) (bob, alice *cros
 	e.waitSeen(alice, "available", func(s *router.Session) bool { a, _ := s.Available(); return a })
 	return bob, alice, id
 }
+
+// TestTakeoverFenced: alice's resumable session lives on node 1 when the
+// routes between the nodes are cut; her connection breaks and she resumes
+// on node 2, which cannot reach node 1 and takes the session over from
+// storage. Node 1, still running and cut off, finds the session's record
+// claimed and lets the session go at once (not when the resumption window
+// ends), without the session being ended; after the heal both nodes agree
+// it lives on node 2 and it keeps getting messages there.
+func TestTakeoverFenced(t *testing.T) {
+	e := newPartEnv(t, 2, func(c *config.Config) { c.StreamManagement.ResumeTimeout = 10 * time.Minute })
+	users := e.accounts("alice", "bob")
+	bob, alice, id := resumableAlice(t, e.crossEnv, users)
+	full := jid.MustParse(alice.jid())
+
+	e.mesh.Cut(0, 1)
+	_ = alice.c.Conn().Close()
+	testutil.Eventually(t, crossWait, func() bool { return e.nodes[0].Connections() == 0 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), crossWait)
+	defer cancel()
+	again, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.nodes[1].C2S(), Domain: crossDomain, Username: users[0], Password: crossPassword, StopAfter: xmppclient.StageAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = again.Close() })
+	moved := &crossClient{t: t, name: users[0] + "/phone@node2", c: again}
+	smSend(t, again, fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='1'/>", id))
+	moved.expect("<resumed/>", func(el *stanza.Element) bool { return el.Is("resumed", "urn:xmpp:sm:3") })
+
+	// Still cut off, node 1 lets the session go.
+	testutil.Eventually(t, crossWait, func() bool {
+		s := e.nodes[0].Router().Session(full)
+		return s == nil || !s.IsLocal()
+	})
+	if m := get(t, "http://"+e.nodes[0].HTTP()+"/metrics"); !strings.Contains(m, "parley_sm_expired_total 0\n") {
+		t.Error("node1 expired the session instead of letting it go")
+	}
+	bob.send("<message to='%s' type='chat' id='cut'><body>during the cut</body></message>", alice.jid())
+	moved.expect("a message during the cut", messageID("cut"))
+
+	e.healed()
+	e.converged(map[string]string{alice.jid(): "node2", bob.jid(): "node2"}, users...)
+	bob.send("<message to='%s' type='chat' id='healed'><body>after the heal</body></message>", alice.jid())
+	moved.expect("a message after the heal", messageID("healed"))
+}
