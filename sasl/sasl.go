@@ -1,21 +1,28 @@
 // Package sasl is the server side of the SASL mechanisms Parley offers:
 // SCRAM-SHA-1, SCRAM-SHA-256, their -PLUS variants with channel binding
-// (RFC 5802, RFC 7677, XEP-0440: tls-exporter and tls-server-end-point),
-// and PLAIN. The SCRAM arithmetic is github.com/xdg-go/scram's; what is here
-// is the wiring: choosing mechanisms, looking up stored keys, verifying PLAIN
-// against the same stored keys, and deriving the keys from a password.
+// (RFC 5802, RFC 7677; tls-exporter, tls-server-end-point and, below TLS
+// 1.3, tls-unique, announced as XEP-0440 says), SCRAM downgrade protection
+// (XEP-0474), and PLAIN. It chooses what a connection is offered, runs the
+// SCRAM exchange against stored keys (scram.go), checks PLAIN against the
+// same keys, and derives the keys from a password (github.com/xdg-go/scram
+// does that PBKDF2 arithmetic). docs/authentication.md says what is offered
+// when, and why.
 //
 // It does not speak XMPP: the stream layer wraps the exchanges in <auth/>,
-// <challenge/>, <response/> and <success/>.
+// <challenge/>, <response/> and <success/>, and keeps what one attempt
+// teaches about the next (Offer.NoCommonBinding).
 package sasl
 
 import (
 	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
 	"crypto/subtle"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/parley-im/parley/storage"
@@ -39,8 +46,18 @@ var (
 	ErrNotAuthorized = errors.New("sasl: not authorized")
 	ErrMalformed     = errors.New("sasl: malformed request")
 	ErrMechanism     = errors.New("sasl: mechanism not offered")
-	ErrBinding       = errors.New("sasl: channel binding type not supported")
 	ErrTemporary     = errors.New("sasl: temporary failure")
+	// ErrBinding: a -PLUS exchange named a channel-binding type this
+	// connection does not offer. It comes only once the client's proof
+	// has checked out, so it also says that the client who knows the
+	// password supports channel binding, just none of ours: see
+	// Offer.NoCommonBinding.
+	ErrBinding = errors.New("sasl: channel binding type not supported")
+	// ErrDowngrade: the client sent the GS2 flag "y" (it supports channel
+	// binding but thinks we do not) on a connection that offers -PLUS, so
+	// someone may have removed the -PLUS mechanisms from what it saw
+	// (RFC 5802 §6).
+	ErrDowngrade = errors.New("sasl: channel binding downgrade")
 )
 
 // Lookup returns the stored account for a SASL username (a localpart).
@@ -56,6 +73,12 @@ type Offer struct {
 	// here (a reverse proxy that ended TLS, for a WebSocket): PLAIN may
 	// be offered; channel binding may not.
 	Secure bool
+	// NoCommonBinding: earlier on this connection an exchange ended in
+	// ErrBinding. Such a client then honestly says "y" (it can bind,
+	// but not with us), and it is not a downgrade: the client that knows
+	// the password has just used -PLUS here, so nobody hid -PLUS from it.
+	// The stream layer sets it; nothing else changes what is offered.
+	NoCommonBinding bool
 }
 
 // Mechanisms lists the mechanisms to advertise, strongest first.
@@ -71,9 +94,13 @@ func (o Offer) Mechanisms() []string {
 	return m
 }
 
-// ChannelBindings lists the channel-binding types this connection supports
-// (XEP-0440). tls-exporter needs TLS 1.3 (or extended master secret, which
-// Go always negotiates for 1.2 but cannot confirm; we offer it for 1.3 only).
+// ChannelBindings lists the channel-binding types this connection supports,
+// to announce as XEP-0440 says. Over TLS 1.3: tls-exporter (RFC 9266);
+// tls-unique is undefined there. Below: tls-unique (RFC 5929), which Go
+// withholds for a resumed session without extended master secret;
+// tls-exporter is not offered below 1.3 (RFC 9266 wants extended master
+// secret with it, which a Go server cannot confirm). tls-server-end-point
+// wherever our certificate's signature names one hash (RFC 5929 §4.1).
 func (o Offer) ChannelBindings() []string {
 	if o.TLS == nil || !o.TLS.HandshakeComplete {
 		return nil
@@ -82,11 +109,9 @@ func (o Offer) ChannelBindings() []string {
 	if o.TLS.Version >= tls.VersionTLS13 {
 		cb = append(cb, CBTLSExporter)
 	} else if len(o.TLS.TLSUnique) > 0 {
-		// Older clients (slixmpp, for one) only know tls-unique, which
-		// exists for TLS 1.2 and below.
 		cb = append(cb, CBTLSUnique)
 	}
-	if o.ServerCert != nil {
+	if endPointHash(o.ServerCert) != nil {
 		cb = append(cb, CBTLSServerEndPt)
 	}
 	return cb
@@ -105,161 +130,19 @@ type Conversation interface {
 // NewConversation starts an exchange for mech, which must be one of
 // o.Mechanisms().
 func NewConversation(o Offer, mech string, lookup Lookup) (Conversation, error) {
-	offered := false
-	for _, m := range o.Mechanisms() {
-		if m == mech {
-			offered = true
-		}
-	}
-	if !offered {
+	if !slices.Contains(o.Mechanisms(), mech) {
 		return nil, fmt.Errorf("%w: %s", ErrMechanism, mech)
 	}
 	switch mech {
 	case Plain:
 		return &plainConv{lookup: lookup}, nil
 	case ScramSHA1, ScramSHA1Plus:
-		return newScram(o, scram.SHA1, mech == ScramSHA1Plus, lookup, func(a storage.Account) storage.Credentials { return a.SHA1 })
+		return &scramConv{offer: o, hash: sha1.New, plus: mech == ScramSHA1Plus, lookup: lookup,
+			pick: func(a storage.Account) storage.Credentials { return a.SHA1 }}, nil
 	default:
-		return newScram(o, scram.SHA256, mech == ScramSHA256Plus, lookup, func(a storage.Account) storage.Credentials { return a.SHA256 })
+		return &scramConv{offer: o, hash: sha256.New, plus: mech == ScramSHA256Plus, lookup: lookup,
+			pick: func(a storage.Account) storage.Credentials { return a.SHA256 }}, nil
 	}
-}
-
-type scramConv struct {
-	offer  Offer
-	hash   scram.HashGeneratorFcn
-	plus   bool
-	server *scram.Server
-	conv   *scram.ServerConversation
-	step   int
-}
-
-func newScram(o Offer, h scram.HashGeneratorFcn, plus bool, lookup Lookup, pick func(storage.Account) storage.Credentials) (*scramConv, error) {
-	srv, err := h.NewServer(func(user string) (scram.StoredCredentials, error) {
-		a, err := lookup(user)
-		if err != nil {
-			return scram.StoredCredentials{}, err
-		}
-		c := pick(a)
-		if len(c.StoredKey) == 0 {
-			return scram.StoredCredentials{}, ErrNotAuthorized
-		}
-		return scram.StoredCredentials{
-			KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
-			StoredKey:  c.StoredKey,
-			ServerKey:  c.ServerKey,
-		}, nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTemporary, err)
-	}
-	return &scramConv{offer: o, hash: h, plus: plus, server: srv}, nil
-}
-
-func (c *scramConv) Step(in []byte) ([]byte, bool, error) {
-	c.step++
-	if c.step == 1 {
-		if err := c.start(string(in)); err != nil {
-			return nil, false, err
-		}
-	}
-	out, err := c.conv.Step(string(in))
-	if err != nil {
-		if strings.Contains(err.Error(), "credential") || errors.Is(err, storage.ErrNotFound) || errors.Is(err, ErrNotAuthorized) {
-			return nil, false, fmt.Errorf("%w: %v", ErrNotAuthorized, err)
-		}
-		if c.step == 1 {
-			return nil, false, fmt.Errorf("%w: %v", ErrMalformed, err)
-		}
-		return nil, false, fmt.Errorf("%w: %v", ErrNotAuthorized, err)
-	}
-	if c.conv.Done() {
-		if !c.conv.Valid() {
-			return nil, false, ErrNotAuthorized
-		}
-		return []byte(out), true, nil
-	}
-	return []byte(out), false, nil
-}
-
-// start picks the channel binding the client asked for in its GS2 header,
-// since the library checks the client's type against exactly one binding.
-func (c *scramConv) start(first string) error {
-	cbs := c.offer.ChannelBindings()
-	if len(cbs) == 0 {
-		if c.plus {
-			return ErrMechanism
-		}
-		c.conv = c.server.NewConversation()
-		return nil
-	}
-	typ := cbs[0]
-	flag, _, _ := strings.Cut(first, ",")
-	switch name, ok := strings.CutPrefix(flag, "p="); {
-	case ok:
-		if !c.plus {
-			return fmt.Errorf("%w: channel binding requested with a non-PLUS mechanism", ErrMalformed)
-		}
-		typ = name
-	case c.plus:
-		return fmt.Errorf("%w: PLUS mechanism without channel binding", ErrMalformed)
-	case flag == "y":
-		// RFC 5802 would have us fail here: "y" after we advertised PLUS
-		// can mean an attacker stripped it. But with several binding
-		// types (XEP-0440 §6) a client that supports only a type we do
-		// not offer — tls-unique under TLS 1.3 — honestly says "y", and
-		// failing it locks such clients out. TLS with a verified
-		// certificate already prevents the stripping; we accept.
-		c.conv = c.server.NewConversation()
-		return nil
-	}
-	cb, err := binding(c.offer, typ)
-	if err != nil {
-		return err
-	}
-	if c.plus {
-		c.conv = c.server.NewConversationWithChannelBindingRequired(cb)
-	} else {
-		c.conv = c.server.NewConversationWithChannelBinding(cb)
-	}
-	return nil
-}
-
-func binding(o Offer, typ string) (scram.ChannelBinding, error) {
-	switch typ {
-	case CBTLSExporter:
-		if o.TLS.Version < tls.VersionTLS13 {
-			break
-		}
-		cb, err := scram.NewTLSExporterBinding(o.TLS)
-		if err != nil {
-			return cb, fmt.Errorf("%w: %v", ErrTemporary, err)
-		}
-		return cb, nil
-	case CBTLSUnique:
-		if o.TLS.Version >= tls.VersionTLS13 || len(o.TLS.TLSUnique) == 0 {
-			break
-		}
-		return scram.NewTLSUniqueBinding(o.TLS.TLSUnique), nil
-	case CBTLSServerEndPt:
-		if o.ServerCert == nil {
-			break
-		}
-		// The library hashes the peer's certificate, as a client would; on
-		// the server side our own certificate is the one to hash.
-		cb, err := scram.NewTLSServerEndpointBinding(&tls.ConnectionState{PeerCertificates: []*x509.Certificate{o.ServerCert}})
-		if err != nil {
-			return cb, fmt.Errorf("%w: %v", ErrTemporary, err)
-		}
-		return cb, nil
-	}
-	return scram.ChannelBinding{}, fmt.Errorf("%w: %q", ErrBinding, typ)
-}
-
-func (c *scramConv) Username() string {
-	if c.conv == nil {
-		return ""
-	}
-	return c.conv.Username()
 }
 
 type plainConv struct {
@@ -273,7 +156,7 @@ func (p *plainConv) Step(in []byte) ([]byte, bool, error) {
 		return nil, false, ErrMalformed
 	}
 	authz, user, pass := parts[0], parts[1], parts[2]
-	if authz != "" && !strings.HasPrefix(authz, user+"@") {
+	if !authzOK(authz, user) {
 		return nil, false, ErrNotAuthorized
 	}
 	a, err := p.lookup(user)
@@ -291,6 +174,13 @@ func (p *plainConv) Step(in []byte) ([]byte, bool, error) {
 }
 
 func (p *plainConv) Username() string { return p.user }
+
+// authzOK accepts no authorization identity or one naming the user's own
+// localpart (user@...): nobody may ask to act as someone else. The stream
+// layer authenticates the user at the stream's host either way.
+func authzOK(authz, user string) bool {
+	return authz == "" || strings.HasPrefix(authz, user+"@")
+}
 
 // Verify checks a password against stored SCRAM keys.
 func Verify(c storage.Credentials, h scram.HashGeneratorFcn, password string) bool {

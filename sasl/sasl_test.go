@@ -1,14 +1,8 @@
 package sasl
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"math/big"
-	"net"
 	"slices"
 	"testing"
 
@@ -165,41 +159,28 @@ func FuzzScramServer(f *testing.F) {
 	f.Add([]byte("p=tls-exporter,,n=alice,r=x"), []byte("c=,r=,p="))
 	f.Add([]byte("n,a=bob,n=alice,r=x"), []byte("garbage"))
 	f.Add([]byte("\x00alice\x00pencil"), []byte(""))
+	f.Add([]byte("p=tls-unique,,n=alice,r=x"), []byte("c=cD10bHMtdW5pcXVlLCxmYWtl,r=x,p=AAAA"))
+	f.Add([]byte("n,a=alice@localhost,n=al=2Cice,r=x,ext=1"), []byte("c=bixhPWFsaWNlQGxvY2FsaG9zdCw=,r=x,x=y,p=AAAA"))
 	a := account(f, "pencil")
 	tls13 := realTLS(f)
 	f.Fuzz(func(t *testing.T, first, final []byte) {
-		for _, mech := range []string{ScramSHA256, ScramSHA1, ScramSHA256Plus, Plain} {
-			conv, err := NewConversation(Offer{TLS: tls13, AllowPlain: true}, mech, lookupFor(a))
-			if err != nil {
-				t.Fatal(err)
+		for _, excused := range []bool{false, true} {
+			o := Offer{TLS: tls13, AllowPlain: true, NoCommonBinding: excused}
+			for _, mech := range []string{ScramSHA256, ScramSHA1, ScramSHA256Plus, Plain} {
+				conv, err := NewConversation(o, mech, lookupFor(a))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, done, err := conv.Step(first); err != nil || done {
+					continue
+				}
+				_, _, _ = conv.Step(final)
 			}
-			if _, done, err := conv.Step(first); err != nil || done {
-				continue
-			}
-			_, _, _ = conv.Step(final)
 		}
 	})
 }
 
-// realTLS returns the server side state of a real TLS 1.3 handshake over
-// an in-memory pipe, so channel bindings are computed as in production.
+// realTLS returns the server side state of a real TLS 1.3 handshake.
 func realTLS(t testing.TB) *tls.ConnectionState {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), DNSNames: []string{"localhost"}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert := tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
-	a, b := net.Pipe()
-	srv := tls.Server(a, &tls.Config{Certificates: []tls.Certificate{cert}})
-	cli := tls.Client(b, &tls.Config{InsecureSkipVerify: true})
-	go func() { _ = cli.Handshake() }()
-	if err := srv.Handshake(); err != nil {
-		t.Fatal(err)
-	}
-	st := srv.ConnectionState()
-	_ = srv.Close()
-	_ = cli.Close()
-	return &st
+	return handshake(t, tls.VersionTLS13, ecKey(t)).server
 }
