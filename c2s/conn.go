@@ -39,6 +39,9 @@ type conn struct {
 	pingID   string // id of our outstanding ping, if any
 	sasl     sasl.Conversation
 	saslMech string
+	// noCommonCB: a SASL exchange on this connection ended in
+	// sasl.ErrBinding (negotiate.go).
+	noCommonCB bool
 
 	out *output
 

@@ -21,11 +21,14 @@ const (
 var transportNames = [numTransports]string{"tcp", "tls", "websocket", "bosh"}
 
 // authFailureReasons are the reason labels of AuthFailures: the SASL
-// conditions we send (RFC 6120 §6.5), and rate-limited for the per-address
-// login limit, which the RFC folds into temporary-auth-failure.
+// conditions we send (RFC 6120 §6.5), rate-limited for the per-address
+// login limit, which the RFC folds into temporary-auth-failure, and
+// channel-binding-downgrade for a gs2 flag "y" where -PLUS was offered,
+// which it folds into not-authorized (docs/authentication.md).
 var authFailureReasons = []string{
 	"aborted", "encryption-required", "incorrect-encoding", "invalid-mechanism",
 	"malformed-request", "not-authorized", "temporary-auth-failure", "rate-limited",
+	"channel-binding-downgrade",
 }
 
 // Metrics are the c2s listener's Prometheus instruments.

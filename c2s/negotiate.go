@@ -141,7 +141,8 @@ func (c *conn) features() *stanza.Element {
 }
 
 func (c *conn) offer() sasl.Offer {
-	o := sasl.Offer{AllowPlain: c.srv.cfg.AllowPlain, ServerCert: c.srv.cfg.ServerCert, Secure: c.web && c.secure}
+	o := sasl.Offer{AllowPlain: c.srv.cfg.AllowPlain, ServerCert: c.srv.cfg.ServerCert, Secure: c.web && c.secure,
+		NoCommonBinding: c.noCommonCB}
 	if tc, ok := c.nc.(*tls.Conn); ok {
 		st := tc.ConnectionState()
 		o.TLS = &st
@@ -251,18 +252,30 @@ func (c *conn) saslStep(text string) error {
 	out, done, err := c.sasl.Step(in)
 	if err != nil {
 		c.sasl = nil
-		cond, text := "not-authorized", ""
+		cond, text, reason := "not-authorized", "", ""
 		switch {
 		case errors.Is(err, sasl.ErrBinding):
-			cond, text = "malformed-request", "channel binding type not supported; supported: "+strings.Join(c.offer().ChannelBindings(), ", ")
+			// The client knows the password and can bind, but not with
+			// what this connection has: its "y" is now honest
+			// (docs/authentication.md).
+			c.noCommonCB = true
+			cond = "malformed-request"
+			text = "channel binding type not supported; supported: " + strings.Join(c.offer().ChannelBindings(), ", ")
+		case errors.Is(err, sasl.ErrDowngrade):
+			// RFC 5802 §6: a downgrade, or a client that ignores -PLUS.
+			reason = "channel-binding-downgrade"
+			text = "this server offered SCRAM-*-PLUS: a client that supports channel binding must use it (gs2 flag 'y' refused)"
 		case errors.Is(err, sasl.ErrMalformed):
 			cond = "malformed-request"
 		case errors.Is(err, sasl.ErrTemporary):
 			cond = "temporary-auth-failure"
 		}
-		c.saslFailure(cond, text)
-		// Only wrong credentials count towards the limit: a client trying
-		// its mechanisms in turn is not guessing passwords.
+		if reason == "" {
+			reason = cond
+		}
+		c.saslFailureFor(reason, cond, text)
+		// Only failed authentications count towards the limit: a client
+		// trying its mechanisms in turn is not guessing passwords.
 		if cond != "not-authorized" {
 			return nil
 		}
