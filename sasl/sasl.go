@@ -98,9 +98,10 @@ func (o Offer) Mechanisms() []string {
 // to announce as XEP-0440 says. Over TLS 1.3: tls-exporter (RFC 9266);
 // tls-unique is undefined there. Below: tls-unique (RFC 5929), which Go
 // withholds for a resumed session without extended master secret;
-// tls-exporter is not offered below 1.3 (RFC 9266 wants extended master
-// secret with it, which a Go server cannot confirm). tls-server-end-point
-// wherever our certificate's signature names one hash (RFC 5929 §4.1).
+// tls-exporter is not offered below 1.3 (RFC 9266 defines it there only
+// with extended master secret, a check GODEBUG=tlsunsafeekm=1 would turn
+// off in Go). tls-server-end-point wherever our certificate's signature
+// names one hash (RFC 5929 §4.1).
 func (o Offer) ChannelBindings() []string {
 	if o.TLS == nil || !o.TLS.HandshakeComplete {
 		return nil
