@@ -60,7 +60,7 @@ func (s *Server) blockList(ctx context.Context, owner string) map[string]struct{
 }
 
 // BlocksChanged drops the cached block list of owner, here and (through
-// OnCachedChanged) on the other nodes of a cluster; the blocking module
+// Cluster.CachedChanged) on the other nodes of a cluster; the blocking module
 // calls it after every change.
 func (s *Server) BlocksChanged(owner string) { s.cachedChanged(owner) }
 
@@ -68,8 +68,8 @@ func (s *Server) BlocksChanged(owner string) { s.cachedChanged(owner) }
 // the other nodes to do the same.
 func (s *Server) cachedChanged(owner string) {
 	s.ForgetCached(owner)
-	if s.cachedHook != nil {
-		s.cachedHook(owner)
+	if s.cluster != nil {
+		s.cluster.CachedChanged(owner)
 	}
 }
 
@@ -82,7 +82,3 @@ func (s *Server) ForgetCached(owner string) {
 	s.blockEpoch++
 	s.blockMu.Unlock()
 }
-
-// OnCachedChanged registers fn, told the owner whenever its block list or
-// archiving preferences change on this node. Call before serving.
-func (s *Server) OnCachedChanged(fn func(owner string)) { s.cachedHook = fn }

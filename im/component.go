@@ -38,9 +38,6 @@ type components struct {
 	// entries maps each configured component domain to its router entry's
 	// JID; written only before serving (AddComponent).
 	entries map[string]jid.JID
-	// remote carries a Request to a component connected to another node
-	// (the cluster directory); set before serving.
-	remote func(ctx context.Context, sess *router.Session, iq *stanza.Element) (*stanza.Element, error)
 
 	mu      sync.Mutex            // guards pending
 	pending map[string]*pendingIQ // our request id -> who waits for the answer
@@ -78,12 +75,6 @@ func (s *Server) IsComponent(domain string) bool {
 func (s *Server) ComponentJID(domain string) (entry jid.JID, ok bool) {
 	entry, ok = s.comp.entries[domain]
 	return entry, ok
-}
-
-// OnRemoteRequest sets how Request reaches a component connected to
-// another node (the cluster directory). Call before serving.
-func (s *Server) OnRemoteRequest(fn func(ctx context.Context, sess *router.Session, iq *stanza.Element) (*stanza.Element, error)) {
-	s.comp.remote = fn
 }
 
 // componentSession returns the router entry of the component serving
@@ -288,8 +279,8 @@ func (s *Server) Request(ctx context.Context, iq *stanza.Element) (*stanza.Eleme
 		return nil, ErrNoComponent
 	}
 	var reply *stanza.Element
-	if !c.IsLocal() && s.comp.remote != nil {
-		reply, err = s.comp.remote(ctx, c, iq)
+	if !c.IsLocal() && s.cluster != nil {
+		reply, err = s.cluster.Request(ctx, c, iq)
 	} else {
 		reply, err = s.request(ctx, c, iq, to)
 	}

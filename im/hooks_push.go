@@ -5,16 +5,18 @@ import (
 	"github.com/parley-im/parley/stanza"
 )
 
-// OnOfflineMessage registers fn, told about every message stored offline,
-// once it is committed: to is the user's bare JID, st the message as it
-// was routed. The push module notifies the user's app servers from it
-// (XEP-0357). fn runs on the routing goroutine and must not block. Call
+// OnOfflineMessage adds fn to those told about every message stored
+// offline, once it is committed: to is the user's bare JID, st the message
+// as it was routed. The push module notifies the user's app servers from
+// it (XEP-0357). fn runs on the routing goroutine and must not block. Call
 // before serving.
-func (s *Server) OnOfflineMessage(fn func(to jid.JID, st *stanza.Element)) { s.offlineMsg = fn }
+func (s *Server) OnOfflineMessage(fn func(to jid.JID, st *stanza.Element)) {
+	s.offlineMsg = append(s.offlineMsg, fn)
+}
 
 func (s *Server) offlineMessage(to jid.JID, st *stanza.Element) {
-	if s.offlineMsg != nil {
-		s.offlineMsg(to, st)
+	for _, fn := range s.offlineMsg {
+		fn(to, st)
 	}
 }
 

@@ -82,6 +82,23 @@ type Config struct {
 	Log       *slog.Logger
 	Now       func() time.Time
 	Metrics   Metrics
+	// Cluster reaches the other nodes (the cluster directory); nil on a
+	// node alone.
+	Cluster Cluster
+}
+
+// Cluster is what the core tells the other nodes of a cluster, and asks
+// of them.
+type Cluster interface {
+	// OfflineStored: a message was stored offline here for bare (a node
+	// where that user is available delivers it).
+	OfflineStored(bare jid.JID)
+	// CachedChanged: owner's block list or archiving preferences changed
+	// here (the others drop their cached copies).
+	CachedChanged(owner string)
+	// Request sends an IQ request to the component entry c, which is
+	// connected to another node, and returns its answer (see Request).
+	Request(ctx context.Context, c *router.Session, iq *stanza.Element) (*stanza.Element, error)
 }
 
 // Server is the routing core. Create it with New, register IQ handlers and
@@ -98,20 +115,17 @@ type Server struct {
 	metrics Metrics
 	routed  [3]func(time.Duration) // Metrics.Route's recorders, indexed by kindOf
 
-	features []string                // disco features of the server, in registration order
-	ended    []func(*router.Session) // session-end hooks, registered before serving
-	// storedHook is told about every message stored offline (see
-	// OnOfflineStored); set before serving.
-	storedHook func(bare jid.JID)
-	offlineMsg func(to jid.JID, st *stanza.Element) // see OnOfflineMessage (hooks_push.go)
-	comp       components                           // external components (component.go)
-	pushIDs    pushIDs                              // ids of PushToInterested's iqs (interest.go)
+	features   []string                               // disco features of the server, in registration order
+	ended      []func(*router.Session)                // session-end hooks, registered before serving
+	cluster    Cluster                                // nil on a node alone
+	offlineMsg []func(to jid.JID, st *stanza.Element) // see OnOfflineMessage (hooks_push.go)
+	comp       components                             // external components (component.go)
+	pushIDs    pushIDs                                // ids of PushToInterested's iqs (interest.go)
 
 	blockMu    sync.Mutex                      // guards blocks, prefs, blockEpoch
 	blocks     map[string]map[string]struct{}  // owner bare JID -> blocked JIDs; cache of storage
 	prefs      map[string]storage.ArchivePrefs // owner bare JID -> archiving preferences; cache of storage
 	blockEpoch uint64                          // counts invalidations (see blockList)
-	cachedHook func(owner string)              // see OnCachedChanged
 }
 
 // New creates the core.
@@ -126,6 +140,7 @@ func New(cfg Config, r *router.Router, st storage.Store) *Server {
 		noArch:  cfg.NoArchive,
 		handler: make(map[handlerKey]iqHandler),
 		metrics: cfg.Metrics,
+		cluster: cfg.Cluster,
 		blocks:  make(map[string]map[string]struct{}),
 		prefs:   make(map[string]storage.ArchivePrefs),
 	}
@@ -148,7 +163,8 @@ func New(cfg Config, r *router.Router, st storage.Store) *Server {
 }
 
 // Handle registers an IQ handler for a payload namespace and the targets it
-// answers. Call before serving. Its calls are measured under the module
+// answers; a second handler for the same namespace and target panics.
+// Call before serving. Its calls are measured under the module
 // name ModuleName(ns).
 func (s *Server) Handle(ns string, targets Target, h IQHandler) {
 	e := iqHandler{h: h}
@@ -157,7 +173,12 @@ func (s *Server) Handle(ns string, targets Target, h IQHandler) {
 	}
 	for t := ToServer; t <= ToAccount; t <<= 1 {
 		if targets&t != 0 {
-			s.handler[handlerKey{ns, t}] = e
+			k := handlerKey{ns, t}
+			if _, dup := s.handler[k]; dup {
+				// Two modules answering one namespace: a wiring bug.
+				panic("im: a second handler for " + ns)
+			}
+			s.handler[k] = e
 		}
 	}
 }

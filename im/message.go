@@ -166,19 +166,14 @@ func worthStoring(st *stanza.Element) bool {
 // before this one was committed. So after every commit, a local available
 // session takes what is stored (taking is atomic, so nothing is delivered
 // twice), and in a cluster the other nodes are told to do the same
-// (OnOfflineStored). A session that becomes available after this check
+// (Cluster.OfflineStored). A session that becomes available after this check
 // takes the message at its initial presence, which now follows the commit.
 func (s *Server) offlineStored(ctx context.Context, bare jid.JID) {
 	s.DeliverPendingOffline(ctx, bare)
-	if s.storedHook != nil {
-		s.storedHook(bare)
+	if s.cluster != nil {
+		s.cluster.OfflineStored(bare)
 	}
 }
-
-// OnOfflineStored registers fn, told the bare JID after a message was
-// stored offline for it (the cluster directory tells the other nodes).
-// Call before serving.
-func (s *Server) OnOfflineStored(fn func(bare jid.JID)) { s.storedHook = fn }
 
 // DeliverPendingOffline hands what is stored offline for bare to its
 // best available local session with a non-negative priority, if it has

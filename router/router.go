@@ -85,14 +85,26 @@ func (r *Router) DeliverLocalAvailableRaw(bare jid.JID, b []byte) error {
 // Router maps bare JIDs to their bound sessions: local ones, and in a
 // cluster the sessions of other nodes, kept here by the cluster directory.
 type Router struct {
-	mu    sync.RWMutex // guards users and count; never held while calling a Conn or the observer
+	mu    sync.RWMutex // guards users and count; never held while calling a Conn or an observer
 	users map[string][]*Session
 	count int // local sessions only
 
-	// observer hears about every change to a local session (set before
-	// serving; the cluster directory publishes them).
-	observer func(Change)
+	// observers hear about every change to a local session (the cluster
+	// directory publishes them); fixed by New.
+	observers []Observer
 }
+
+// Observer is told about every change to a local session, after the fact
+// and from the goroutine that made it: bind, unbind, presence or interest.
+type Observer interface {
+	SessionChanged(Change)
+}
+
+// ObserverFunc adapts a function to Observer.
+type ObserverFunc func(Change)
+
+// SessionChanged calls f.
+func (f ObserverFunc) SessionChanged(ch Change) { f(ch) }
 
 // ChangeKind says what happened to a local session.
 type ChangeKind int
@@ -113,19 +125,19 @@ type Change struct {
 	Replaced *Session
 }
 
-// Observe sets the function told about every change to a local session.
-// Call before serving.
-func (r *Router) Observe(fn func(Change)) { r.observer = fn }
-
 func (r *Router) notify(kind ChangeKind, s, replaced *Session) {
-	if r.observer != nil && s.node == "" {
-		r.observer(Change{Kind: kind, Session: s, Replaced: replaced})
+	if s.node != "" {
+		return
+	}
+	for _, o := range r.observers {
+		o.SessionChanged(Change{Kind: kind, Session: s, Replaced: replaced})
 	}
 }
 
-// New returns an empty router.
-func New() *Router {
-	return &Router{users: make(map[string][]*Session)}
+// New returns an empty router whose local sessions' changes go to the
+// observers.
+func New(observers ...Observer) *Router {
+	return &Router{users: make(map[string][]*Session), observers: observers}
 }
 
 // Bind adds a session for full JID j. A session already bound to the same

@@ -44,9 +44,8 @@ func TestBindConflictAndLimits(t *testing.T) {
 }
 
 func TestRemoteEntries(t *testing.T) {
-	r := New()
 	var changes []Change
-	r.Observe(func(c Change) { changes = append(changes, c) })
+	r := New(ObserverFunc(func(c Change) { changes = append(changes, c) }))
 	bare := jid.MustParse("bob@example.com")
 	local, _, _ := r.Bind(jid.MustParse("bob@example.com/here"), &rec{}, 0)
 	local.SetPresence(stanza.New("presence", stanza.NSClient), true, 0)
@@ -94,9 +93,8 @@ func TestRemoteEntries(t *testing.T) {
 // made without knowing of each other: the bind time of each, a conditional
 // replace, and the replaced session in the Bound change.
 func TestConflictingEntries(t *testing.T) {
-	r := New()
 	var changes []Change
-	r.Observe(func(c Change) { changes = append(changes, c) })
+	r := New(ObserverFunc(func(c Change) { changes = append(changes, c) }))
 	full := jid.MustParse("bob@example.com/r")
 	before := time.Now()
 	local, _, _ := r.Bind(full, &rec{}, 0)
@@ -158,13 +156,12 @@ func sessionNames(list []*Session) []string {
 // Interests only grow, each new one is published once, and the roster
 // bit is what State reports.
 func TestInterests(t *testing.T) {
-	r := New()
 	var updates int
-	r.Observe(func(c Change) {
+	r := New(ObserverFunc(func(c Change) {
 		if c.Kind == Updated {
 			updates++
 		}
-	})
+	}))
 	s, _, err := r.Bind(jid.MustParse("alice@example.com/a"), &rec{}, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -55,11 +55,9 @@ func (s *Server) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	s.node = node
-	dir, err := directory.Start(node, s.router, s.core, s.log)
-	if err != nil {
+	if err := s.dir.Start(node, s.router, s.core); err != nil {
 		return fmt.Errorf("cluster: session directory: %w", err)
 	}
-	s.dir = dir
 	if err := s.serveStats(); err != nil {
 		return fmt.Errorf("cluster: stats: %w", err)
 	}

@@ -40,7 +40,6 @@ func registerPush(s *Server, d *disco.Disco) *push.Push {
 // before any client is served.
 func (s *Server) startComponents(ctx context.Context) error {
 	if s.dir != nil {
-		s.core.OnRemoteRequest(s.dir.Request)
 		if err := s.dir.ServeRequests(s.core.RequestLocal); err != nil {
 			return fmt.Errorf("cluster: %w", err)
 		}

@@ -151,7 +151,16 @@ func (s *Server) start(ctx context.Context) error {
 	// ALPN "xmpp-client" is what XEP-0368 clients offer on direct TLS.
 	tlsConf = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: cfg.MinTLSVersion(), NextProtos: []string{"xmpp-client"}}
 
-	s.router = router.New()
+	// The edges between the parts: the directory (clustered) hears of the
+	// router's local sessions and of what the core tells other nodes, and
+	// is joined to the cluster by startCluster once both exist.
+	var observers []router.Observer
+	var peers im.Cluster
+	if cfg.Cluster.Enabled() {
+		s.dir = directory.New(s.log)
+		observers, peers = append(observers, s.dir), s.dir
+	}
+	s.router = router.New(observers...)
 	s.registerGauges()
 	s.core = im.New(im.Config{
 		Hosts:              cfg.Hosts,
@@ -159,6 +168,7 @@ func (s *Server) start(ctx context.Context) error {
 		NoArchive:          !cfg.Archive.Enabled,
 		Log:                s.log,
 		Metrics:            s.coreMetrics(),
+		Cluster:            peers,
 	}, s.router, s.store)
 	if err := s.declareComponents(); err != nil {
 		return err

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"runtime"
+	"slices"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers "pgx"
@@ -23,6 +25,9 @@ type SQL struct {
 	r, w    *sql.DB // readers, writers; the same pool on PostgreSQL
 	offline *writer[*offlineMsg]
 	archive *writer[*archiveWrite]
+
+	obsMu     sync.Mutex // serializes ObserveCommits
+	observers []CommitObserver
 }
 
 var _ Store = (*SQL)(nil)
@@ -125,13 +130,13 @@ func (s *SQL) Stats() WriterStats { return s.offline.stats() }
 // done so far.
 func (s *SQL) ArchiveStats() WriterStats { return s.archive.stats() }
 
-// ObserveCommits tells fn of every transaction both group-commit writers
-// commit from now on (nil: stop telling). Safe while they run.
+// ObserveCommits adds fn to those told of every transaction both
+// group-commit writers commit from now on. Safe while they run.
 func (s *SQL) ObserveCommits(fn CommitObserver) {
-	var p *CommitObserver
-	if fn != nil {
-		p = &fn
-	}
-	s.offline.observe.Store(p)
-	s.archive.observe.Store(p)
+	s.obsMu.Lock()
+	defer s.obsMu.Unlock()
+	s.observers = append(slices.Clip(s.observers), fn)
+	list := s.observers
+	s.offline.observe.Store(&list)
+	s.archive.observe.Store(&list)
 }

@@ -67,7 +67,7 @@ type writer[T any] struct {
 	done   chan struct{} // closed when the goroutine has exited
 
 	batches, rows, maxBatch atomic.Uint64
-	observe                 atomic.Pointer[CommitObserver] // nil: nobody listens
+	observe                 atomic.Pointer[[]CommitObserver] // nil: nobody listens
 }
 
 func newWriter[T any](name string, db *sql.DB, d dialect, flush flushFunc[T], logger *slog.Logger) *writer[T] {
@@ -216,8 +216,11 @@ func (w *writer[T]) tx(reqs []*request[T]) (errs []error, err error) {
 	if err := tx.Commit(); err != nil {
 		return nil, err
 	}
-	if o := w.observe.Load(); o != nil {
-		(*o)(w.name, len(reqs), time.Since(start))
+	if obs := w.observe.Load(); obs != nil {
+		d := time.Since(start)
+		for _, o := range *obs {
+			o(w.name, len(reqs), d)
+		}
 	}
 	var ok uint64
 	for _, e := range errs {

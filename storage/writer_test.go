@@ -95,7 +95,7 @@ func TestWriterBatchesWhileBusy(t *testing.T) {
 		}
 		observed = append(observed, n)
 	})
-	w.observe.Store(&obs)
+	w.observe.Store(&[]CommitObserver{obs})
 	var wg sync.WaitGroup
 	wg.Go(func() { must(t, w.do(ctx, 0)) })
 	if n := <-entered; n != 1 {

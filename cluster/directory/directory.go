@@ -43,11 +43,11 @@ const (
 	syncSubject = "parley.dirsync"
 	// offlineSubject carries "node NUL bare JID" after a node stored a
 	// message offline: a node where that user has an available session
-	// delivers it (im.Server.OnOfflineStored).
+	// delivers it (im.Cluster.OfflineStored).
 	offlineSubject = "parley.offline"
 	// blocksSubject carries "node NUL owner" after a block list or the
 	// archiving preferences changed: the other nodes drop their cached
-	// copies (im.Server.OnCachedChanged).
+	// copies (im.Cluster.CachedChanged).
 	blocksSubject = "parley.blocks"
 	nodePrefix    = "parley.node."
 )
@@ -112,6 +112,9 @@ type Directory struct {
 	log    *slog.Logger
 	// members lists the live nodes (cluster.Node.Members).
 	members func() []cluster.Member
+	// started is set by Start and cleared by Stop: what the router and
+	// the core tell the directory outside that is dropped.
+	started atomic.Bool
 
 	// pubMu orders this node's messages on its subject: a session's state
 	// is read, and its message numbered and published, under it, so a
@@ -144,13 +147,24 @@ type Directory struct {
 	inbound map[string]*inbound // per sending node (acks.go)
 }
 
-// Start joins the directory: it subscribes, starts publishing this node's
-// sessions and asks every member for theirs (and every node that joins
-// later). Call it before the node accepts clients.
-func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logger) (*Directory, error) {
-	d := &Directory{name: node.Name(), run: node.ID(), nc: node.Conn(), router: r, core: core, log: log, members: node.Members,
-		peers: make(map[string]*peer), inbound: make(map[string]*inbound)}
+// New returns a directory that is not started: the router and the core
+// take it as their router.Observer and im.Cluster when they are built, and
+// Start then joins it to the cluster. What they tell it before Start (no
+// client is served yet) is dropped.
+func New(log *slog.Logger) *Directory {
+	d := &Directory{log: log, peers: make(map[string]*peer), inbound: make(map[string]*inbound)}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
+	return d
+}
+
+// Start joins the directory: it subscribes, starts publishing this node's
+// sessions (r must be the router built with d as its observer) and asks
+// every member for theirs (and every node that joins later). Call it
+// before the node accepts clients.
+func (d *Directory) Start(node *cluster.Node, r *router.Router, core *im.Server) error {
+	d.name, d.run, d.router, d.core, d.members = node.Name(), node.ID(), r, core, node.Members
+	d.started.Store(true)
+	d.nc = node.Conn()
 	for subj, h := range map[string]nats.MsgHandler{
 		dirPrefix + "*":          d.onDir,
 		syncSubject:              d.onSync,
@@ -161,15 +175,12 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	} {
 		if err := d.subscribe(subj, h); err != nil {
 			d.Stop()
-			return nil, err
+			return err
 		}
 	}
-	r.Observe(d.localChange)
-	core.OnOfflineStored(d.offlineStored)
-	core.OnCachedChanged(d.blocksChanged)
 	if err := d.nc.Flush(); err != nil {
 		d.Stop()
-		return nil, err
+		return err
 	}
 	// The watcher is first told every current member (Joined), and asks
 	// each for its sessions.
@@ -177,7 +188,7 @@ func Start(node *cluster.Node, r *router.Router, core *im.Server, log *slog.Logg
 	every := tickBeats * node.Heartbeat()
 	d.background(func(ctx context.Context) { d.tick(ctx, every) })
 	d.background(func(ctx context.Context) { d.resendLoop(ctx.Done()) })
-	return d, nil
+	return nil
 }
 
 // subscribe subscribes h to subject until Stop.
@@ -204,7 +215,7 @@ func (d *Directory) Stop() {
 		d.stopWatch()
 		d.stopWatch = nil
 	}
-	d.router.Observe(nil)
+	d.started.Store(false)
 	d.stopped = true
 	d.mu.Unlock()
 	d.stopAsking()
@@ -212,12 +223,15 @@ func (d *Directory) Stop() {
 	d.bg.Wait()
 }
 
-// localChange publishes a change to one of this node's sessions. A bind
-// or update is published only while the session is still bound: the
-// router notifies after the fact and without order between goroutines,
-// and a late bind published after the unbind would leave a stale entry on
-// every other node.
-func (d *Directory) localChange(ch router.Change) {
+// SessionChanged publishes a change to one of this node's sessions
+// (router.Observer). A bind or update is published only while the session
+// is still bound: the router notifies after the fact and without order
+// between goroutines, and a late bind published after the unbind would
+// leave a stale entry on every other node.
+func (d *Directory) SessionChanged(ch router.Change) {
+	if !d.started.Load() {
+		return
+	}
 	s := ch.Session
 	m := dirMsg{JID: s.JID().String(), Bound: s.Bound().UnixNano()}
 	switch ch.Kind {
@@ -287,17 +301,23 @@ func (d *Directory) outbox(node string) *outbox {
 	return o
 }
 
-// offlineStored tells the other nodes that a message was stored offline
-// for bare.
-func (d *Directory) offlineStored(bare jid.JID) {
+// OfflineStored tells the other nodes that a message was stored offline
+// for bare (im.Cluster).
+func (d *Directory) OfflineStored(bare jid.JID) {
+	if !d.started.Load() {
+		return
+	}
 	if err := d.nc.Publish(offlineSubject, []byte(d.name+"\x00"+bare.String())); err != nil {
 		d.log.Error("directory: publish failed", "subject", offlineSubject, "err", err)
 	}
 }
 
-// blocksChanged tells the other nodes that owner's block list or
-// archiving preferences changed.
-func (d *Directory) blocksChanged(owner string) {
+// CachedChanged tells the other nodes that owner's block list or
+// archiving preferences changed (im.Cluster).
+func (d *Directory) CachedChanged(owner string) {
+	if !d.started.Load() {
+		return
+	}
 	if err := d.nc.Publish(blocksSubject, []byte(d.name+"\x00"+owner)); err != nil {
 		d.log.Error("directory: publish failed", "subject", blocksSubject, "err", err)
 	}
@@ -312,7 +332,7 @@ func (d *Directory) onBlocks(msg *nats.Msg) {
 }
 
 // onOffline delivers a message another node just stored offline when the
-// user has an available session here (see im.Server.OnOfflineStored).
+// user has an available session here (see im.Cluster.OfflineStored).
 func (d *Directory) onOffline(msg *nats.Msg) {
 	node, user, ok := strings.Cut(string(msg.Data), "\x00")
 	if !ok || node == d.name {
