@@ -244,6 +244,15 @@ func (s *Server) route(ctx context.Context, sess *router.Session, st *stanza.Ele
 	}
 }
 
+// EndSessions closes every session of bare, on whichever node, with the
+// stream error why: the way a module ends a user's sessions (it never
+// closes one itself).
+func (s *Server) EndSessions(bare jid.JID, why *stanza.StreamError) {
+	for _, ss := range s.router.Sessions(bare) {
+		ss.Close(why)
+	}
+}
+
 // bounce sends an error reply to the session that sent st, unless st is
 // itself an error (errors are never answered with errors).
 func (s *Server) bounce(sess *router.Session, st *stanza.Element, e *stanza.Error) {

@@ -40,14 +40,8 @@ func (r *Registration) cancel(ctx context.Context, q im.IQ, owner jid.JID) (*sta
 	if q.Session != nil {
 		q.Session.Deliver(q.Result())
 	}
-	closeAll(r.srv.Router().Sessions(owner))
+	r.srv.EndSessions(owner, stanza.NewStreamError(stanza.StreamNotAuthorized, "the account was removed"))
 	return nil, nil
-}
-
-func closeAll(sessions []*router.Session) {
-	for _, ss := range sessions {
-		ss.Close(stanza.NewStreamError(stanza.StreamNotAuthorized, "the account was removed"))
-	}
 }
 
 // unsubscribeAll cancels the account's presence subscriptions both ways,
