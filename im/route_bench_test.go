@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -29,10 +30,17 @@ func (c *countConn) Close(*stanza.StreamError) {}
 
 // BenchmarkRouteMessage measures the routing core's hot path: a chat
 // message from one bound session to another user's bare JID (RFC 6121
-// §8.5 resource selection) and its serialization for the recipient.
+// §8.5 resource selection) and its serialization for the recipient, with
+// the archive's commit (one SQLite transaction per message, as at one
+// message in flight) and without it (archive.enabled: false), which is the
+// routing alone.
 func BenchmarkRouteMessage(b *testing.B) {
-	for _, target := range []string{"bare", "full"} {
-		b.Run(target, func(b *testing.B) {
+	for _, name := range []string{"bare", "full", "bare-noarchive", "full-noarchive"} {
+		target, noArchive := name, false
+		if t, ok := strings.CutSuffix(name, "-noarchive"); ok {
+			target, noArchive = t, true
+		}
+		b.Run(name, func(b *testing.B) {
 			ctx := context.Background()
 			log := slog.New(slog.DiscardHandler)
 			st, err := storage.Open(ctx, "sqlite", filepath.Join(b.TempDir(), "db"), log)
@@ -41,7 +49,7 @@ func BenchmarkRouteMessage(b *testing.B) {
 			}
 			defer st.Close()
 			r := router.New()
-			core := im.New(im.Config{Hosts: []string{"localhost"}, MaxOfflineMessages: 100, Log: log}, r, st)
+			core := im.New(im.Config{Hosts: []string{"localhost"}, MaxOfflineMessages: 100, NoArchive: noArchive, Log: log}, r, st)
 			from, _, _ := r.Bind(jid.MustParse("alice@localhost/pc"), &countConn{}, 0)
 			rc := &countConn{}
 			to, _, _ := r.Bind(jid.MustParse("bob@localhost/phone"), rc, 0)
