@@ -273,7 +273,9 @@ func (c *conn) handle(el *stanza.Element) error {
 		c.sess.SetHandling(c.out.sm.inH.Load() + 1)
 	}
 	c.srv.core.Route(context.Background(), c.sess, el)
-	if c.durableSM && el.Name == "presence" && el.To() == "" {
+	if c.durableSM && (el.Name == "presence" && el.To() == "" || el.Name == "iq") {
+		// A broadcast presence, or a request that may have made the
+		// session interested in pushes (its roster, its block list).
 		c.presenceChanged()
 	}
 	return nil

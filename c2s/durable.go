@@ -63,6 +63,7 @@ func (c *conn) smPersist(id string) {
 		Owner: c.user.String(), ID: id, Resource: c.sess.JID().Resource(),
 		Node: c.srv.cfg.Node, Member: c.srv.cfg.Member, Created: now,
 		Handled: c.out.sm.inH.Load(), Acked: storage.ArchiveIDFloor(now), Carbons: c.sess.Carbons(),
+		Interests: uint8(c.sess.Interests()),
 	})
 	if err != nil {
 		c.srv.log.Warn("c2s: could not record a resumable session; it will not survive this node", "jid", c.sess.JID(), "err", err)
@@ -114,10 +115,15 @@ func archiveIDIn(b, needle []byte) string {
 	return string(rest[:end])
 }
 
-// presenceChanged notes that a durable session broadcast presence.
+// presenceChanged notes that a durable session broadcast presence, or
+// may have changed its interests; the flusher records both.
 func (c *conn) presenceChanged() {
 	o := c.out
 	o.mu.Lock()
+	if o.sm.presence {
+		o.mu.Unlock()
+		return // already to be written
+	}
 	o.sm.presence = true
 	o.mu.Unlock()
 	c.srv.marks.dirty(o)
@@ -244,7 +250,7 @@ func (m *markFlusher) flush() {
 			if avail, _, p, _ := sess.State(); avail && p != nil {
 				b = p.AppendXML(nil, stanza.NSClient)
 			}
-			if held, err = st.SetSMPresence(ctx, owner, id, member, b); err != nil {
+			if held, err = st.SetSMPresence(ctx, owner, id, member, b, uint8(sess.Interests())); err != nil {
 				m.srv.log.Warn("c2s: could not record a session's presence", "jid", sess.JID(), "err", err)
 				continue
 			}
@@ -416,6 +422,7 @@ func (c *conn) takeover(rec storage.SMSession, h uint32) error {
 		return nil
 	}
 	sess.SetCarbons(rec.Carbons)
+	sess.AddInterests(router.Interests(rec.Interests))
 	c.sess = sess
 	c.bound.Store(sess)
 	c.srv.addResumable(prev, c)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/jid"
+	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -356,16 +357,16 @@ func (c *conn) detached() bool {
 // the node where its client came back (cluster resumption). It travels as
 // JSON between nodes.
 type Handover struct {
-	JID        string   `json:"jid"`
-	ID         string   `json:"id"`
-	InH        uint32   `json:"in_h"`
-	OutH       uint32   `json:"out_h"`
-	Unacked    [][]byte `json:"unacked,omitempty"`
-	Available  bool     `json:"available,omitempty"`
-	Priority   int      `json:"priority,omitempty"`
-	Presence   []byte   `json:"presence,omitempty"`
-	Interested bool     `json:"interested,omitempty"`
-	Carbons    bool     `json:"carbons,omitempty"`
+	JID       string           `json:"jid"`
+	ID        string           `json:"id"`
+	InH       uint32           `json:"in_h"`
+	OutH      uint32           `json:"out_h"`
+	Unacked   [][]byte         `json:"unacked,omitempty"`
+	Available bool             `json:"available,omitempty"`
+	Priority  int              `json:"priority,omitempty"`
+	Presence  []byte           `json:"presence,omitempty"`
+	Interests router.Interests `json:"interests,omitempty"`
+	Carbons   bool             `json:"carbons,omitempty"`
 }
 
 // ErrNotHere: no resumable session with that id on this node.
@@ -408,8 +409,8 @@ func (s *Server) HandOver(id, user string, h uint32) (*Handover, error) {
 	if oldNC != nil {
 		closeWithConflict(oldNC)
 	}
-	avail, prio, pres, interested := sess.State()
-	ho.Available, ho.Priority, ho.Interested, ho.Carbons = avail, prio, interested, sess.Carbons()
+	avail, prio, pres, _ := sess.State()
+	ho.Available, ho.Priority, ho.Interests, ho.Carbons = avail, prio, sess.Interests(), sess.Carbons()
 	if pres != nil {
 		ho.Presence = pres.AppendXML(nil, stanza.NSClient)
 	}
@@ -449,9 +450,7 @@ func (c *conn) resumeFrom(ho *Handover, prev string) error {
 		c.smFailed(stanza.ResourceConstraint, "")
 		return nil
 	}
-	if ho.Interested {
-		sess.RequestedRoster()
-	}
+	sess.AddInterests(ho.Interests)
 	sess.SetCarbons(ho.Carbons)
 	if ho.Available {
 		var pres *stanza.Element

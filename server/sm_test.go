@@ -187,6 +187,15 @@ func TestTakeoverFenced(t *testing.T) {
 	users := e.accounts("alice", "bob")
 	bob, alice, id := resumableAlice(t, e.crossEnv, users)
 	full := jid.MustParse(alice.jid())
+	// She fetches her roster and block list: pushes of both must follow
+	// the session wherever it goes (recorded with it within a second).
+	alice.request("<iq type='get' id='r1'><query xmlns='jabber:iq:roster'/></iq>")
+	alice.request("<iq type='get' id='b1'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+	want := router.RosterInterest | router.BlockListInterest
+	testutil.Eventually(t, crossWait, func() bool {
+		rec, err := e.nodes[0].Store().SMSession(context.Background(), full.Bare().String(), id)
+		return err == nil && router.Interests(rec.Interests) == want
+	})
 
 	e.mesh.Cut(0, 1)
 	_ = alice.c.Conn().Close()
@@ -200,8 +209,11 @@ func TestTakeoverFenced(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = again.Close() })
 	moved := &crossClient{t: t, name: users[0] + "/phone@node2", c: again}
-	smSend(t, again, fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='1'/>", id))
+	smSend(t, again, fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='3'/>", id))
 	moved.expect("<resumed/>", func(el *stanza.Element) bool { return el.Is("resumed", "urn:xmpp:sm:3") })
+	if s := e.nodes[1].Router().Session(full); s == nil || s.Interests() != want {
+		t.Errorf("the taken-over session's interests are not %v", want)
+	}
 
 	// Still cut off, node 1 lets the session go.
 	testutil.Eventually(t, crossWait, func() bool {
@@ -218,4 +230,36 @@ func TestTakeoverFenced(t *testing.T) {
 	e.converged(map[string]string{alice.jid(): "node2", bob.jid(): "node2"}, users...)
 	bob.send("<message to='%s' type='chat' id='healed'><body>after the heal</body></message>", alice.jid())
 	moved.expect("a message after the heal", messageID("healed"))
+}
+
+// A session resumed on another node keeps what it fetched: roster and
+// block-list pushes reach it there.
+func TestResumeKeepsInterests(t *testing.T) {
+	e := newCrossEnv(t, 2)
+	users := e.accounts("alice", "bob")
+	_, alice, id := resumableAlice(t, e, users)
+	alice.request("<iq type='get' id='b1'><blocklist xmlns='urn:xmpp:blocking'/></iq>")
+	_ = alice.c.Conn().Close()
+	testutil.Eventually(t, crossWait, func() bool { return e.nodes[0].Connections() == 0 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), crossWait)
+	defer cancel()
+	again, err := xmppclient.Dial(ctx, xmppclient.Config{Addr: e.nodes[1].C2S(), Domain: crossDomain, Username: users[0], Password: crossPassword, StopAfter: xmppclient.StageAuth})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = again.Close() })
+	moved := &crossClient{t: t, name: users[0] + "/phone@node2", c: again}
+	smSend(t, again, fmt.Sprintf("<resume xmlns='urn:xmpp:sm:3' previd='%s' h='2'/>", id))
+	moved.expect("<resumed/>", func(el *stanza.Element) bool { return el.Is("resumed", "urn:xmpp:sm:3") })
+	s := e.nodes[1].Router().Session(jid.MustParse(alice.jid()))
+	if s == nil || !s.Interests().Has(router.BlockListInterest) {
+		t.Fatal("the resumed session lost its block-list interest")
+	}
+	// A block made from another resource is pushed to it.
+	other := e.login(0, users[0], "desk")
+	other.request("<iq type='set' id='blk'><block xmlns='urn:xmpp:blocking'><item jid='spammer@example.net'/></block></iq>")
+	moved.expect("the block push", func(el *stanza.Element) bool {
+		return el.Name == "iq" && el.Type() == "set" && el.FirstElement().Is("block", "urn:xmpp:blocking")
+	})
 }

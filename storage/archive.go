@@ -92,6 +92,8 @@ type SMSession struct {
 	Acked    string // stanza-id of the newest archived message the client acknowledged
 	Presence []byte // the session's last broadcast presence, if available
 	Carbons  bool
+	// Interests are what the session fetched (router.Interests' bits).
+	Interests uint8
 }
 
 // ArchiveStore is the message archive and the durable stream management
@@ -111,11 +113,11 @@ type ArchiveStore interface {
 	PutSMSession(ctx context.Context, s SMSession) error // insert or replace
 	SMSession(ctx context.Context, owner, id string) (SMSession, error)
 	// SetSMAcked moves the session's acknowledged mark forward, and
-	// SetSMPresence replaces its presence, if member still holds it; both
-	// report whether it does (false: the session was taken over, or its
-	// record is gone).
+	// SetSMPresence replaces its presence and interests, if member still
+	// holds it; both report whether it does (false: the session was taken
+	// over, or its record is gone).
 	SetSMAcked(ctx context.Context, owner, id, member, acked string) (bool, error)
-	SetSMPresence(ctx context.Context, owner, id, member string, presence []byte) (bool, error)
+	SetSMPresence(ctx context.Context, owner, id, member string, presence []byte, interests uint8) (bool, error)
 	// DeleteSMSession drops a session's record if member holds it.
 	DeleteSMSession(ctx context.Context, owner, id, member string) error
 	// ClaimSMSession moves a session to another holder, if member still
@@ -403,12 +405,12 @@ func nonNilStrings(s []string) []string {
 // PutSMSession implements ArchiveStore.
 func (s *SQL) PutSMSession(ctx context.Context, r SMSession) error {
 	_, err := s.w.ExecContext(ctx, s.d.q(`INSERT INTO sm_sessions
-		(owner, id, resource, node, member, created, handled, acked, presence, carbons)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, id) DO UPDATE SET
+		(owner, id, resource, node, member, created, handled, acked, presence, carbons, interests)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner, id) DO UPDATE SET
 		resource = excluded.resource, node = excluded.node, member = excluded.member,
 		created = excluded.created, handled = excluded.handled, acked = excluded.acked,
-		presence = excluded.presence, carbons = excluded.carbons`),
-		r.Owner, r.ID, r.Resource, r.Node, r.Member, r.Created.UnixMicro(), int64(r.Handled), r.Acked, r.Presence, r.Carbons)
+		presence = excluded.presence, carbons = excluded.carbons, interests = excluded.interests`),
+		r.Owner, r.ID, r.Resource, r.Node, r.Member, r.Created.UnixMicro(), int64(r.Handled), r.Acked, r.Presence, r.Carbons, int(r.Interests))
 	return s.fail("put sm session", err)
 }
 
@@ -416,13 +418,14 @@ func (s *SQL) PutSMSession(ctx context.Context, r SMSession) error {
 func (s *SQL) SMSession(ctx context.Context, owner, id string) (SMSession, error) {
 	r := SMSession{Owner: owner, ID: id}
 	var created, handled int64
-	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT resource, node, member, created, handled, acked, presence, carbons
+	var interests int
+	err := s.r.QueryRowContext(ctx, s.d.q(`SELECT resource, node, member, created, handled, acked, presence, carbons, interests
 		FROM sm_sessions WHERE owner = ? AND id = ?`), owner, id).
-		Scan(&r.Resource, &r.Node, &r.Member, &created, &handled, &r.Acked, &r.Presence, &r.Carbons)
+		Scan(&r.Resource, &r.Node, &r.Member, &created, &handled, &r.Acked, &r.Presence, &r.Carbons, &interests)
 	if err != nil {
 		return SMSession{}, s.fail("sm session", err)
 	}
-	r.Created, r.Handled = time.UnixMicro(created).UTC(), uint32(handled)
+	r.Created, r.Handled, r.Interests = time.UnixMicro(created).UTC(), uint32(handled), uint8(interests)
 	return r, nil
 }
 
@@ -437,9 +440,9 @@ func (s *SQL) SetSMAcked(ctx context.Context, owner, id, member, acked string) (
 }
 
 // SetSMPresence implements ArchiveStore.
-func (s *SQL) SetSMPresence(ctx context.Context, owner, id, member string, presence []byte) (bool, error) {
-	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE sm_sessions SET presence = ?
-		WHERE owner = ? AND id = ? AND member = ?`), presence, owner, id, member)
+func (s *SQL) SetSMPresence(ctx context.Context, owner, id, member string, presence []byte, interests uint8) (bool, error) {
+	res, err := s.w.ExecContext(ctx, s.d.q(`UPDATE sm_sessions SET presence = ?, interests = ?
+		WHERE owner = ? AND id = ? AND member = ?`), presence, int(interests), owner, id, member)
 	return held(res, err, s.fail("set sm presence", err))
 }
 

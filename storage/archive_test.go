@@ -223,7 +223,7 @@ func testSMSessions(t *testing.T, s Store) {
 	newAccount(t, s, o)
 	_, err := s.SMSession(ctx, o, "x")
 	wantErr(t, "unknown session", err, ErrNotFound)
-	r := SMSession{Owner: o, ID: "sm1", Resource: "balcony", Node: "n1", Member: "m1", Created: time.Now().UTC().Truncate(time.Microsecond), Presence: []byte("<presence/>"), Carbons: true}
+	r := SMSession{Owner: o, ID: "sm1", Resource: "balcony", Node: "n1", Member: "m1", Created: time.Now().UTC().Truncate(time.Microsecond), Presence: []byte("<presence/>"), Carbons: true, Interests: 1}
 	must(t, s.PutSMSession(ctx, r))
 	must(t, s.PutSMSession(ctx, SMSession{Owner: o, ID: "sm2", Resource: "garden", Node: "n2", Member: "m2", Created: time.Now()}))
 
@@ -240,15 +240,15 @@ func testSMSessions(t *testing.T, s Store) {
 	must(t, err)
 	r.Handled, r.Acked = 7, id2
 	if got.Resource != r.Resource || got.Node != r.Node || got.Member != r.Member || !got.Created.Equal(r.Created) ||
-		got.Handled != r.Handled || got.Acked != r.Acked || string(got.Presence) != string(r.Presence) || !got.Carbons {
+		got.Handled != r.Handled || got.Acked != r.Acked || string(got.Presence) != string(r.Presence) || !got.Carbons || got.Interests != 1 {
 		t.Fatalf("session = %+v, want %+v", got, r)
 	}
-	mustHold(t, true)(s.SetSMPresence(ctx, o, "sm1", "m1", []byte("<presence><show>away</show></presence>")))
-	mustHold(t, false)(s.SetSMPresence(ctx, o, "sm1", "m2", []byte("<presence/>")))
+	mustHold(t, true)(s.SetSMPresence(ctx, o, "sm1", "m1", []byte("<presence><show>away</show></presence>"), 3))
+	mustHold(t, false)(s.SetSMPresence(ctx, o, "sm1", "m2", []byte("<presence/>"), 0))
 	got, err = s.SMSession(ctx, o, "sm1")
 	must(t, err)
-	if string(got.Presence) != "<presence><show>away</show></presence>" {
-		t.Fatalf("presence = %q", got.Presence)
+	if string(got.Presence) != "<presence><show>away</show></presence>" || got.Interests != 3 {
+		t.Fatalf("presence = %q, interests = %d", got.Presence, got.Interests)
 	}
 
 	holders, err := s.SMHolders(ctx)
