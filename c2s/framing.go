@@ -128,15 +128,22 @@ func declared(el []byte) []byte {
 	for name < len(el) && !isSpace(el[name]) && el[name] != '>' && el[name] != '/' {
 		name++
 	}
-	_, tagEnd, _ := startTag(el)
+	n, tagEnd, _ := startTag(el)
 	var decl string
 	switch {
 	case bytes.HasPrefix(el, []byte("<stream:")):
-		if bytes.Contains(el[:tagEnd], []byte("xmlns:stream=")) {
+		if !hasAttr(el[:tagEnd], "xmlns:stream") {
+			decl = nsStreamDecl
+		}
+		// The serializer leaves jabber:client undeclared on a child of a
+		// stream-level element: it is the default outside.
+		if !hasAttr(el[:tagEnd], "xmlns") && inheritsDefault(el[n:]) {
+			decl += " xmlns='" + stanza.NSClient + "'"
+		}
+		if decl == "" {
 			return el
 		}
-		decl = nsStreamDecl
-	case bytes.Contains(el[:tagEnd], []byte(" xmlns=")):
+	case hasAttr(el[:tagEnd], "xmlns"):
 		return el
 	default:
 		decl = " xmlns='" + stanza.NSClient + "'"
@@ -145,6 +152,89 @@ func declared(el []byte) []byte {
 	out = append(out, el[:name]...)
 	out = append(out, decl...)
 	return append(out, el[name:]...)
+}
+
+// inheritsDefault reports whether an element in content (what follows a
+// start tag, up to the end of the element) has no prefix and no default
+// namespace declared on it or on an ancestor within content.
+func inheritsDefault(content []byte) bool {
+	var set []bool // per open element: a default namespace is in scope
+	for i := 0; i < len(content); {
+		j := bytes.IndexByte(content[i:], '<')
+		if j < 0 {
+			return false
+		}
+		i += j
+		if bytes.HasPrefix(content[i:], []byte("</")) {
+			if len(set) > 0 {
+				set = set[:len(set)-1]
+			}
+			i += 2
+			continue
+		}
+		n, attrsEnd, err := startTag(content[i:])
+		if err != nil {
+			return false
+		}
+		tag := content[i : i+attrsEnd]
+		inScope := hasAttr(tag, "xmlns") || len(set) > 0 && set[len(set)-1]
+		name := 1
+		for name < len(tag) && !isSpace(tag[name]) {
+			name++
+		}
+		if !inScope && bytes.IndexByte(tag[1:name], ':') < 0 {
+			return true
+		}
+		if attrsEnd != n-2 {
+			set = append(set, inScope)
+		}
+		i += n
+	}
+	return false
+}
+
+// hasAttr reports whether the start tag (up to where its attributes end)
+// has an attribute called name. It reads names, not values: a value may
+// hold " xmlns='…'" (a client chose it), and XML allows any white space
+// around the names.
+func hasAttr(tag []byte, name string) bool {
+	i := 1
+	for i < len(tag) && !isSpace(tag[i]) && tag[i] != '>' && tag[i] != '/' {
+		i++ // the element's name
+	}
+	skipSpace := func() {
+		for i < len(tag) && isSpace(tag[i]) {
+			i++
+		}
+	}
+	for {
+		skipSpace()
+		start := i
+		for i < len(tag) && !isSpace(tag[i]) && tag[i] != '=' && tag[i] != '>' && tag[i] != '/' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+		attr := tag[start:i]
+		skipSpace()
+		if i >= len(tag) || tag[i] != '=' {
+			return false
+		}
+		i++
+		skipSpace()
+		if i >= len(tag) || tag[i] != '\'' && tag[i] != '"' {
+			return false
+		}
+		end := bytes.IndexByte(tag[i+1:], tag[i])
+		if end < 0 {
+			return false
+		}
+		if string(attr) == name {
+			return true
+		}
+		i += end + 2
+	}
 }
 
 // startTag returns the length of the start tag at the beginning of b,
