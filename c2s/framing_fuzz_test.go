@@ -68,8 +68,18 @@ func FuzzWebSocketFromStream(f *testing.F) {
 				t.Fatalf("message %d\n got %s\nwant %s", i, got, w.raw)
 			}
 			alone, err := xmlTokens(m)
+			if err != nil && strings.Contains(err.Error(), "twice") {
+				// A repeated attribute: not well-formed XML (XML 1.0
+				// §3.1), which encoding/xml, the oracle, does not check.
+				return
+			}
 			if err != nil {
 				t.Fatalf("message %d %s does not parse on its own: %v", i, m, err)
+			}
+			if name := m[1:max(1, bytes.IndexAny(m, " />"))]; alone != w.tokens && bytes.ContainsRune(name, ':') {
+				// A prefixed top-level element (stream:…) read alone has
+				// no stream header to bind its prefix: not comparable.
+				continue
 			}
 			if alone != w.tokens {
 				t.Fatalf("message %d %s reads differently on its own:\n got %s\nwant %s", i, m, alone, w.tokens)
