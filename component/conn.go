@@ -8,20 +8,21 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/internal/stream"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/stanza"
 )
 
 // conn is one component connection. The reading goroutine (serve) owns
-// parser, domain, entry and streamID; the write side is guarded by mu.
+// parser, domain, entry and streamID; the write side is out, guarded by
+// its lock.
 type conn struct {
 	srv    *Server
 	nc     net.Conn
@@ -36,34 +37,43 @@ type conn struct {
 	bound     atomic.Pointer[router.Session]
 	leaveOnce sync.Once
 
-	mu         sync.Mutex // guards everything below
-	buf        []byte     // bytes waiting for the flusher
-	spare      []byte     // the flusher's last buffer, for reuse
-	flushing   bool       // a flusher goroutine runs
-	closed     bool       // the closing tag is queued (or the connection cut): nothing more is taken
-	headerSent bool
-	done       chan struct{} // closed once the closing bytes are written or the connection is cut
-	doneOnce   sync.Once
+	// out writes to the component, always through its flusher (there is
+	// no negotiation to keep in step with).
+	out        stream.Queue
+	headerSent bool // guarded by out's lock
+	stream.NoHooks
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	return &conn{srv: s, nc: nc, done: make(chan struct{})}
+	c := &conn{srv: s, nc: nc}
+	c.out.Init(c, &s.qcfg, nil)
+	c.out.Async()
+	return c
 }
 
 // serve runs the connection to its end.
 func (c *conn) serve() {
-	var err error
-	defer func() {
-		// A bug must cost one connection, not the server.
-		if r := recover(); r != nil {
-			c.srv.log.Error("component: panic serving a connection", "domain", c.domain, "panic", r, "stack", string(debug.Stack()))
-			err = stanza.NewStreamError(stanza.StreamInternalError, "internal error")
-		}
-		c.end(err)
-	}()
 	c.parser = stanza.NewParser(c.nc, c.srv.cfg.Limits)
-	err = c.run()
+	err := stream.Run(c.srv.log, "component: panic serving a connection", c.run,
+		func() []any { return []any{"domain", c.domain} })
+	c.end(err)
 }
+
+// ConnLocked, WriteFailed and Overflowed make conn out's stream.Peer.
+func (c *conn) ConnLocked() net.Conn { return c.nc }
+
+func (c *conn) WriteFailed(net.Conn) {
+	c.leave()
+	c.out.Abort()
+}
+
+func (c *conn) Overflowed() {
+	c.srv.log.Warn("component: not reading, disconnecting", "domain", c.domain, "queued", c.srv.cfg.MaxQueue)
+	c.leave()
+}
+
+// Cut closes the socket (stream.Conn: shutdown ran out of time).
+func (c *conn) Cut() { _ = c.nc.Close() }
 
 // run reads the stream header, the handshake, then stanzas until the
 // stream ends or fails.
@@ -157,14 +167,14 @@ func (c *conn) handshake(el *stanza.Element) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
-	case s.closing:
+	case s.conns.Closing():
 		return stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down")
 	case s.core.Router().Session(c.entry) != nil:
 		return stanza.NewStreamError(stanza.StreamConflict, "a component is already connected for "+c.domain)
 	}
 	// The empty <handshake/> is queued before the entry is bound, so that
 	// nothing routed to the component can overtake it.
-	if !c.queue(func(b []byte) []byte { return append(b, "<handshake/>"...) }) {
+	if !c.out.Send(func(b []byte) []byte { return append(b, "<handshake/>"...) }) {
 		return stanza.ErrStreamClosed
 	}
 	sess, _, err := s.core.Router().Bind(c.entry, c, 0)
@@ -195,10 +205,7 @@ func (c *conn) handle(el *stanza.Element) error {
 	if err != nil || from.Domain() != c.domain {
 		return stanza.NewStreamError(stanza.InvalidFrom, "the 'from' address must be at "+c.domain)
 	}
-	c.mu.Lock()
-	closed := c.closed
-	c.mu.Unlock()
-	if closed {
+	if c.out.Closed() {
 		return nil // our closing tag is out: the session is over
 	}
 	c.srv.cfg.Metrics.in.Inc()
@@ -236,14 +243,9 @@ func (c *conn) end(err error) {
 		// The peer went away, or did not close its side in time after our
 		// closing tag: nobody to tell.
 		c.leave()
-		c.abort()
+		c.out.Abort()
 	}
-	t := time.NewTimer(5 * time.Second)
-	select {
-	case <-c.done:
-	case <-t.C:
-	}
-	t.Stop()
+	c.out.WaitClosed(5 * time.Second)
 	_ = c.nc.Close()
 	if c.bound.Load() != nil {
 		c.srv.log.Info("component disconnected", "domain", c.domain, "err", err)
@@ -254,7 +256,7 @@ func (c *conn) end(err error) {
 // arrives once the stream is closing goes back to the core, which answers
 // an IQ request service-unavailable.
 func (c *conn) Deliver(el *stanza.Element) {
-	if !c.queue(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) }) {
+	if !c.out.Send(func(b []byte) []byte { return el.AppendXML(b, stanza.NSClient) }) {
 		c.undeliverable(el)
 		return
 	}
@@ -265,7 +267,7 @@ func (c *conn) Deliver(el *stanza.Element) {
 // another node (router.RawConn): what a client stream has without an
 // xmlns, a component stream has in its own namespace.
 func (c *conn) DeliverRaw(b []byte) {
-	if c.queue(func(buf []byte) []byte { return append(buf, b...) }) {
+	if c.out.Send(func(buf []byte) []byte { return append(buf, b...) }) {
 		c.srv.cfg.Metrics.out.Inc()
 		return
 	}
@@ -285,23 +287,20 @@ func (c *conn) undeliverable(el *stanza.Element) {
 // leaves the router first, so nothing more is routed here.
 func (c *conn) Close(err *stanza.StreamError) {
 	c.leave()
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
+	c.out.Lock()
+	if c.out.ClosedLocked() {
+		c.out.Unlock()
 		return
 	}
 	if !c.headerSent {
 		// RFC 6120 §4.9.1.1: an error before our header goes after one.
-		c.buf = stanza.StreamHeader(c.buf, NSAccept, stanza.Attr{Name: "id", Value: randomID()})
+		c.out.AppendLocked(func(b []byte) []byte {
+			return stanza.StreamHeader(b, NSAccept, stanza.Attr{Name: "id", Value: randomID()})
+		})
 		c.headerSent = true
 	}
-	if err != nil {
-		c.buf = err.Element().AppendXML(c.buf, NSAccept)
-	}
-	c.buf = append(c.buf, stanza.StreamEnd...)
-	c.closed = true
-	c.kickLocked()
-	c.mu.Unlock()
+	c.out.CloseLocked(err)
+	c.out.Unlock()
 	if err != nil {
 		c.srv.cfg.Metrics.StreamErrors.WithLabelValues(string(err.Condition)).Inc()
 	}
@@ -321,93 +320,14 @@ func (c *conn) leave() {
 
 // queueHeader queues our stream header.
 func (c *conn) queueHeader(b []byte) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
+	c.out.Lock()
+	defer c.out.Unlock()
+	if c.out.ClosedLocked() {
 		return
 	}
-	c.buf = append(c.buf, b...)
+	c.out.AppendLocked(func(buf []byte) []byte { return append(buf, b...) })
 	c.headerSent = true
-	c.kickLocked()
-}
-
-// queue appends bytes for the component; it reports false when the stream
-// is closing and they were not taken. A component that lets more than
-// MaxQueue bytes pile up is cut off.
-func (c *conn) queue(appendTo func([]byte) []byte) bool {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return false
-	}
-	c.buf = appendTo(c.buf)
-	if len(c.buf) > c.srv.cfg.MaxQueue {
-		c.mu.Unlock()
-		c.srv.log.Warn("component: not reading, disconnecting", "domain", c.domain, "queued", c.srv.cfg.MaxQueue)
-		c.leave()
-		c.abort()
-		return true
-	}
-	c.kickLocked()
-	c.mu.Unlock()
-	return true
-}
-
-// kickLocked makes sure a flusher runs.
-func (c *conn) kickLocked() {
-	if !c.flushing {
-		c.flushing = true
-		go c.flush()
-	}
-}
-
-// flush is the flusher goroutine: it writes until nothing is pending, so
-// writers never wait for the network and bursts coalesce into few writes.
-func (c *conn) flush() {
-	for {
-		c.mu.Lock()
-		b := c.buf
-		if len(b) == 0 {
-			c.flushing = false
-			closed := c.closed
-			c.mu.Unlock()
-			if closed {
-				c.finishClose()
-			}
-			return
-		}
-		c.buf = c.spare[:0]
-		c.spare = nil
-		c.mu.Unlock()
-		_ = c.nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		_, err := c.nc.Write(b)
-		c.mu.Lock()
-		if cap(b) <= 64<<10 {
-			c.spare = b
-		}
-		c.mu.Unlock()
-		if err != nil {
-			c.leave()
-			c.abort()
-		}
-	}
-}
-
-// finishClose runs once the closing tag is written: the component has two
-// seconds to close its side.
-func (c *conn) finishClose() {
-	c.doneOnce.Do(func() { close(c.done) })
-	_ = c.nc.SetReadDeadline(time.Now().Add(2 * time.Second))
-}
-
-// abort drops whatever is queued and cuts the connection.
-func (c *conn) abort() {
-	c.mu.Lock()
-	c.closed = true
-	c.buf = nil
-	c.mu.Unlock()
-	c.doneOnce.Do(func() { close(c.done) })
-	_ = c.nc.Close()
+	c.out.KickLocked()
 }
 
 func randomID() string {

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/im"
-	"github.com/parley-im/parley/internal/graceful"
+	"github.com/parley-im/parley/internal/stream"
 	"github.com/parley-im/parley/stanza"
 )
 
@@ -66,22 +66,34 @@ type Server struct {
 	cfg  Config
 	core *im.Server
 	log  *slog.Logger
+	qcfg stream.QueueConfig // every connection's output queue
 
-	// mu guards conns, listeners and closing, and makes checking for a
-	// connected component and entering a new one in the router one step,
-	// so two connections for one domain cannot both get in on this node.
-	mu        sync.Mutex
-	conns     map[*conn]struct{}
-	listeners []net.Listener
-	closing   bool
-	wg        sync.WaitGroup // connection goroutines
+	conns *stream.Registry[*conn]
+	// mu makes checking for a connected component and entering a new one
+	// in the router one step, so two connections for one domain cannot
+	// both get in on this node, and none gets in once Shutdown collected
+	// the connections to close. It is taken before the registry's lock.
+	mu sync.Mutex
 }
 
 // NewServer returns a component server routing into core. Every domain in
 // cfg.Secrets must have been declared with core.AddComponent.
 func NewServer(cfg Config, core *im.Server) *Server {
 	cfg.defaults()
-	return &Server{cfg: cfg, core: core, log: cfg.Log, conns: make(map[*conn]struct{})}
+	return &Server{
+		cfg: cfg, core: core, log: cfg.Log,
+		qcfg:  stream.QueueConfig{NS: NSAccept, Max: cfg.MaxQueue},
+		conns: stream.NewRegistry[*conn](stream.Limits{}, refuse),
+	}
+}
+
+// refuse tells a connection arriving during shutdown why it is closed.
+func refuse(nc net.Conn, why *stanza.StreamError) {
+	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	b := stanza.StreamHeader(nil, NSAccept, stanza.Attr{Name: "id", Value: randomID()})
+	b = why.Element().AppendXML(b, NSAccept)
+	_, _ = nc.Write(append(b, stanza.StreamEnd...))
+	_ = nc.Close()
 }
 
 // ErrClosed is returned by Serve after Shutdown.
@@ -89,46 +101,20 @@ var ErrClosed = errors.New("component: server closed")
 
 // Serve accepts connections on l until Shutdown.
 func (s *Server) Serve(l net.Listener) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
-		return ErrClosed
-	}
-	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrClosed
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
+	err := s.conns.Serve(l, func(nc net.Conn) {
+		if !s.conns.Admit(nc) {
+			return
 		}
 		c := newConn(s, nc)
-		s.mu.Lock()
-		if s.closing {
-			s.mu.Unlock()
-			_ = nc.Close()
-			return ErrClosed
-		}
-		s.conns[c] = struct{}{}
-		s.wg.Add(1)
-		s.mu.Unlock()
-		go func() {
-			defer s.wg.Done()
+		s.conns.Start(c, nc, func(done func()) {
+			defer done()
 			c.serve()
-			s.mu.Lock()
-			delete(s.conns, c)
-			s.mu.Unlock()
-		}()
+		})
+	})
+	if errors.Is(err, stream.ErrClosed) {
+		return ErrClosed
 	}
+	return err
 }
 
 // Shutdown stops accepting, closes every component's stream with
@@ -136,31 +122,14 @@ func (s *Server) Serve(l net.Listener) error {
 // (the rest are then cut, and ctx's error returned).
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
-	s.closing = true
-	for _, l := range s.listeners {
-		_ = l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
+	conns := s.conns.StopAccepting()
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
-	return graceful.Wait(ctx, &s.wg, func() {
-		s.mu.Lock()
-		for c := range s.conns {
-			_ = c.nc.Close()
-		}
-		s.mu.Unlock()
-	})
+	return s.conns.Wait(ctx)
 }
 
 // Count returns the number of open component connections (handshake done
 // or not).
-func (s *Server) Count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Count() int { return s.conns.Count() }
