@@ -138,7 +138,7 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *stanz
 	conn.send = sess.output
 	conn.closeFn = sess.closed
 	sess.conn = conn
-	if !m.srv.admit(conn) {
+	if !m.srv.conns.Admit(conn) {
 		writeBody(w, terminate("policy-violation"))
 		return
 	}
@@ -147,11 +147,7 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *stanz
 	m.mu.Unlock()
 	c := newConn(m.srv, conn, false)
 	c.web, c.secure, c.transport = true, secure, transportBOSH
-	m.srv.wg.Add(1)
-	go c.serve(func() {
-		m.srv.forget(c)
-		m.srv.wg.Done()
-	})
+	m.srv.start(c, nil)
 	conn.put(streamHeader(to, body.Attr("xml:lang")))
 	sess.hold(w, r, rid)
 }

@@ -7,12 +7,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"net"
-	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/parley-im/parley/im"
+	"github.com/parley-im/parley/internal/stream"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/router"
 	"github.com/parley-im/parley/sasl"
@@ -64,15 +64,17 @@ func newConn(s *Server, nc net.Conn, directTLS bool) *conn {
 	if directTLS {
 		c.transport = transportTLS
 	}
-	c.out = &output{conn: c}
+	c.out = newOutput(c)
 	return c
 }
+
+// Cut closes the socket at once (stream.Conn: shutdown ran out of time).
+func (c *conn) Cut() { _ = c.nc.Close() }
 
 // serve runs the connection to its end; done is called when it is over.
 // Negotiation runs on the calling goroutine and the bound session on a
 // fresh one (see errHandoff).
 func (c *conn) serve(done func()) {
-	c.srv.track(c)
 	if c.directTLS && !c.startTLS() {
 		c.finish()
 		done()
@@ -93,22 +95,16 @@ var errHandoff = errors.New("c2s: continue on a fresh goroutine")
 
 // run reads until the stream ends, then closes it as the cause requires.
 func (c *conn) run(done func()) {
-	var err error
-	defer func() {
-		// A bug must cost one connection, not the server.
-		if r := recover(); r != nil {
-			c.srv.log.Error("c2s: panic serving a connection", "jid", c.user, "panic", r, "stack", string(debug.Stack()))
-			err = stanza.NewStreamError(stanza.StreamInternalError, "internal error")
-		}
-		if err == errHandoff {
-			go c.run(done)
-			return
-		}
-		c.end(err)
-		c.finish()
-		done()
-	}()
-	err = c.readLoop()
+	// A bug costs this connection only (internal-server-error).
+	err := stream.Run(c.srv.log, "c2s: panic serving a connection", c.readLoop,
+		func() []any { return []any{"jid", c.user} })
+	if err == errHandoff {
+		go c.run(done)
+		return
+	}
+	c.end(err)
+	c.finish()
+	done()
 }
 
 // end closes the stream after the read loop stopped with err.

@@ -5,33 +5,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/parley-im/parley/internal/stream"
 	"github.com/parley-im/parley/stanza"
 )
 
 // bufPool lends write buffers to connections only while they have bytes to
-// send, so an idle connection holds none.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+// send, so an idle connection holds none (stream.Buffers, shared with the
+// other listeners).
+var bufPool = stream.Buffers
 
-// output is a connection's write side. Before the session is bound it
-// writes inline on the reading goroutine (negotiation is strictly
-// request/response, and STARTTLS needs <proceed/> on the wire before the
-// handshake). After binding, stanzas from any goroutine are appended to a
-// buffer that a flusher goroutine, started only while there is something to
-// write, sends: writers never wait for the network, and bursts coalesce into
-// few syscalls.
+// output is a connection's write side: its byte plumbing is a
+// stream.Queue (inline before the session is bound, then through a
+// flusher goroutine that runs only while there is something to write),
+// which keeps its state in the fields below so that stream management
+// (sm.go) appends to the pending bytes and closes the output under the
+// same lock as its own state.
 //
-// With stream management (sm.go) the output belongs to the session rather
-// than to one connection: conn is the connection it writes to now, which a
+// With stream management the output belongs to the session rather than
+// to one connection: conn is the connection it writes to now, which a
 // resumption replaces, and sm keeps what the client has not acknowledged.
 type output struct {
-	mu       sync.Mutex // guards everything below
+	mu       sync.Mutex // guards everything below, and q
 	conn     *conn      // the connection written to (replaced by a resumption)
-	buf      *[]byte    // pending bytes, nil when empty
-	async    bool       // bound: write through the flusher
-	flushing bool       // a flusher goroutine is running
-	closed   bool       // no more stanzas accepted
+	buf      *[]byte    // pending bytes, nil when empty (q's)
+	async    bool       // bound: write through the flusher (q's)
+	closed   bool       // no more stanzas accepted (q's)
 	handover bool       // closed to move the client elsewhere (drain, shutdown)
-	done     chan struct{}
+	q        stream.Queue
 	// holding: a session being taken over collects what is delivered to
 	// it in held until all of it is in (durable.go, releaseHeldLocked).
 	holding bool
@@ -40,10 +40,10 @@ type output struct {
 	csi     csiState // XEP-0352, with its own lock (csi.go)
 }
 
-func (o *output) init() {
-	if o.done == nil {
-		o.done = make(chan struct{})
-	}
+func newOutput(c *conn) *output {
+	o := &output{conn: c}
+	o.q.Init(o, &c.srv.qcfg, &stream.Shared{Mu: &o.mu, Pending: &o.buf, Closed: &o.closed, Async: &o.async})
+	return o
 }
 
 // queued switches to asynchronous writing once the session is bound.
@@ -69,7 +69,8 @@ func (o *output) sendBytes(x []byte) bool {
 }
 
 // queue appends a stanza's bytes under the queue limit. It reports false
-// when the stream is closing: the stanza will not be written.
+// when the stream is closing: the stanza will not be written. This is
+// where stream management keeps a copy of each stanza and counts it.
 func (o *output) queue(appendTo func([]byte) []byte) bool {
 	o.mu.Lock()
 	if o.closed {
@@ -98,12 +99,11 @@ func (o *output) queue(appendTo func([]byte) []byte) bool {
 		return true
 	}
 	o.appendLocked(appendTo)
-	if len(*o.buf) > o.conn.srv.cfg.MaxQueue {
+	if o.q.OverLimitLocked() {
 		// A client that does not read is dropped rather than allowed to
 		// hold memory without bound.
-		c := o.conn
 		o.mu.Unlock()
-		c.srv.log.Warn("c2s: client not reading, closing", "jid", c.user, "queued", c.srv.cfg.MaxQueue)
+		o.Overflowed()
 		o.abort()
 		return true
 	}
@@ -122,84 +122,39 @@ func (o *output) sendRaw(b []byte) {
 	o.mu.Unlock()
 }
 
-func (o *output) appendLocked(f func([]byte) []byte) {
-	if o.buf == nil {
-		o.buf = bufPool.Get().(*[]byte)
-	}
-	*o.buf = f(*o.buf)
-}
+func (o *output) appendLocked(f func([]byte) []byte) { o.q.AppendLocked(f) }
 
 // kickLocked writes inline before binding, or makes sure a flusher runs.
 func (o *output) kickLocked() {
-	if !o.async {
-		o.writeLocked()
-		return
+	if !o.async && o.buf == nil {
+		return // inline with nothing to write
 	}
-	if !o.flushing {
-		o.flushing = true
-		go o.flush()
+	o.q.KickLocked()
+}
+
+// ConnLocked, DrainedLocked, HoldLocked, WriteFailed and Overflowed make
+// the output its queue's stream.Peer.
+
+func (o *output) ConnLocked() net.Conn { return o.conn.nc }
+
+// DrainedLocked asks for an ack when the queue was written out with
+// stanzas unacknowledged (sm.go).
+func (o *output) DrainedLocked() {
+	if o.smRequestLocked() {
+		o.appendLocked(func(b []byte) []byte { return append(b, smRequest...) })
 	}
 }
 
-// writeLocked writes the pending bytes while holding mu (inline mode only).
-func (o *output) writeLocked() {
-	if o.buf == nil {
-		return
-	}
-	b := o.buf
-	o.buf = nil
-	nc := o.conn.nc
-	_ = nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-	_, err := nc.Write(*b)
-	*b = (*b)[:0]
-	bufPool.Put(b)
-	if err != nil {
-		o.closed = true
-		_ = nc.Close()
-	}
-}
+// HoldLocked: a detached session writes nothing; what it queues is kept
+// in unacked for the resumption.
+func (o *output) HoldLocked() bool { return o.sm.detached }
 
-// flush is the flusher goroutine: it writes until nothing is pending.
-func (o *output) flush() {
-	for {
-		o.mu.Lock()
-		if o.buf == nil && o.smRequestLocked() {
-			// Drained with stanzas unacknowledged: ask for an ack (sm.go).
-			o.appendLocked(func(b []byte) []byte { return append(b, smRequest...) })
-		}
-		b := o.buf
-		o.buf = nil
-		if b == nil || o.sm.detached {
-			if b != nil {
-				*b = (*b)[:0]
-				bufPool.Put(b)
-			}
-			o.flushing = false
-			closed := o.closed
-			o.mu.Unlock()
-			if closed {
-				o.finishClose()
-			}
-			return
-		}
-		nc := o.conn.nc
-		o.mu.Unlock()
-		_ = nc.SetWriteDeadline(time.Now().Add(30 * time.Second))
-		_, err := nc.Write(*b)
-		*b = (*b)[:0]
-		bufPool.Put(b)
-		if err != nil {
-			o.writeFailed(nc)
-		}
-	}
-}
-
-// writeFailed handles a failed write to nc: the connection is gone. With
+// WriteFailed handles a failed write to nc: the connection is gone. With
 // resumption enabled the session waits for the client to come back (the
 // reader notices the broken connection and detaches), and after a
 // resumption a write to the old connection failing is nothing to act on;
 // otherwise everything queued is dropped.
-func (o *output) writeFailed(nc net.Conn) {
+func (o *output) WriteFailed(nc net.Conn) {
 	o.mu.Lock()
 	stale := o.conn.nc != nc // a resumption already moved the session on
 	resumable := o.sm.id != ""
@@ -211,83 +166,31 @@ func (o *output) writeFailed(nc net.Conn) {
 	o.abort()
 }
 
+// Overflowed says why a client is dropped (the queue limit).
+func (o *output) Overflowed() {
+	o.mu.Lock()
+	c := o.conn
+	o.mu.Unlock()
+	c.srv.log.Warn("c2s: client not reading, closing", "jid", c.user, "queued", c.srv.cfg.MaxQueue)
+}
+
 // close queues the stream error (if any) and the closing tag, then lets the
 // reader end: the client has two seconds to close its side.
 func (o *output) close(err *stanza.StreamError) {
 	o.mu.Lock()
-	o.init()
+	defer o.mu.Unlock()
 	if o.closed {
-		o.mu.Unlock()
 		return
 	}
 	o.handover = err == nil || err.Condition == stanza.SystemShutdown || err.Condition == stanza.SeeOtherHost
-	o.appendLocked(func(b []byte) []byte {
-		if err != nil {
-			b = err.Element().AppendXML(b, stanza.NSClient)
-		}
-		return append(b, "</stream:stream>"...)
-	})
-	o.closed = true
-	if o.async {
-		if !o.flushing {
-			o.flushing = true
-			go o.flush()
-		}
-		o.mu.Unlock()
-		return
-	}
-	o.writeLocked()
-	o.mu.Unlock()
-	o.finishClose()
-}
-
-// finishClose runs once everything queued before close was written.
-func (o *output) finishClose() {
-	o.mu.Lock()
-	o.init()
-	select {
-	case <-o.done:
-	default:
-		close(o.done)
-	}
-	nc := o.conn.nc
-	o.mu.Unlock()
-	_ = nc.SetReadDeadline(time.Now().Add(2 * time.Second))
+	o.q.CloseLocked(err)
 }
 
 // abort drops whatever is queued and closes the connection at once.
-func (o *output) abort() {
-	o.mu.Lock()
-	o.init()
-	o.closed = true
-	if o.buf != nil {
-		*o.buf = (*o.buf)[:0]
-		bufPool.Put(o.buf)
-		o.buf = nil
-	}
-	select {
-	case <-o.done:
-	default:
-		close(o.done)
-	}
-	nc := o.conn.nc
-	o.mu.Unlock()
-	_ = nc.Close()
-}
+func (o *output) abort() { o.q.Abort() }
 
 // waitClosed waits until the closing bytes were written, or d passed.
-func (o *output) waitClosed(d time.Duration) {
-	o.mu.Lock()
-	o.init()
-	done := o.done
-	o.mu.Unlock()
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-done:
-	case <-t.C:
-	}
-}
+func (o *output) waitClosed(d time.Duration) { o.q.WaitClosed(d) }
 
 // handingOver reports whether the stream is closing to move the client
 // elsewhere, rather than because the session was replaced or failed.

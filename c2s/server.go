@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/parley-im/parley/im"
-	"github.com/parley-im/parley/internal/graceful"
+	"github.com/parley-im/parley/internal/stream"
 	"github.com/parley-im/parley/jid"
 	"github.com/parley-im/parley/stanza"
 	"github.com/parley-im/parley/storage"
@@ -124,14 +124,9 @@ type Server struct {
 	log   *slog.Logger
 	hosts map[string]bool
 	login *loginLimiter
+	qcfg  stream.QueueConfig // every connection's output queue
 
-	mu        sync.Mutex // guards conns, perIP, listeners, closing
-	conns     map[*conn]struct{}
-	perIP     map[string]int
-	pending   int // admitted, not yet tracked
-	listeners []net.Listener
-	closing   bool
-	wg        sync.WaitGroup // connection goroutines
+	conns *stream.Registry[*conn] // listeners and open connections, with the limits
 
 	resMu      sync.Mutex       // guards resumables
 	resumables map[string]*conn // stream management id -> the connection that enabled it
@@ -148,9 +143,8 @@ func NewServer(cfg Config, core *im.Server, store storage.Store) *Server {
 		store: store,
 		log:   cfg.Log,
 		hosts: make(map[string]bool),
-		conns: make(map[*conn]struct{}),
-		perIP: make(map[string]int),
 		login: newLoginLimiter(cfg.LoginRate),
+		qcfg:  stream.QueueConfig{NS: stanza.NSClient, Max: cfg.MaxQueue},
 
 		resumables: make(map[string]*conn),
 	}
@@ -158,6 +152,7 @@ func NewServer(cfg Config, core *im.Server, store storage.Store) *Server {
 		s.hosts[h] = true
 	}
 	s.marks = newMarkFlusher(s)
+	s.conns = stream.NewRegistry[*conn](stream.Limits{Max: cfg.MaxConns, PerIP: cfg.MaxConnsIP}, s.refuse)
 	return s
 }
 
@@ -167,71 +162,40 @@ var ErrClosed = errors.New("c2s: server closed")
 // Serve accepts connections on l until Shutdown. directTLS selects XEP-0368
 // direct TLS for this listener.
 func (s *Server) Serve(l net.Listener, directTLS bool) error {
-	s.mu.Lock()
-	if s.closing {
-		s.mu.Unlock()
+	err := s.conns.Serve(l, func(nc net.Conn) {
+		if s.conns.Admit(nc) {
+			s.start(newConn(s, nc, directTLS), nil)
+		}
+	})
+	if errors.Is(err, stream.ErrClosed) {
 		return ErrClosed
 	}
-	s.listeners = append(s.listeners, l)
-	s.mu.Unlock()
-	for {
-		nc, err := l.Accept()
-		if err != nil {
-			s.mu.Lock()
-			closing := s.closing
-			s.mu.Unlock()
-			if closing {
-				return ErrClosed
+	return err
+}
+
+// start serves an admitted connection; done, if not nil, is called when it
+// is over.
+func (s *Server) start(c *conn, done func()) {
+	s.conns.Start(c, c.nc, func(over func()) {
+		s.cfg.Metrics.opened(c.transport)
+		c.serve(func() {
+			s.cfg.Metrics.closed(c.transport)
+			over()
+			if done != nil {
+				done()
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return err
-		}
-		if !s.admit(nc) {
-			continue
-		}
-		c := newConn(s, nc, directTLS)
-		s.wg.Add(1)
-		go c.serve(func() {
-			s.forget(c)
-			s.wg.Done()
 		})
-	}
+	})
 }
 
-// admit applies the connection limits; a refused connection gets a stream
-// error so the client knows why.
-func (s *Server) admit(nc net.Conn) bool {
-	ip := remoteIP(nc)
-	s.mu.Lock()
-	var why *stanza.StreamError
-	switch {
-	case s.closing:
-		why = stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down")
-	case s.cfg.MaxConns > 0 && len(s.conns)+s.pending >= s.cfg.MaxConns:
-		why = stanza.NewStreamError(stanza.StreamResourceLimit, "the server is at its connection limit")
-	case s.cfg.MaxConnsIP > 0 && s.perIP[ip] >= s.cfg.MaxConnsIP:
-		why = stanza.NewStreamError(stanza.StreamPolicyViolation, "too many connections from your address")
-	default:
-		s.perIP[ip]++
-		s.pending++
+// refuse tells a client refused by the connection limits why (a stream
+// error, so the client knows), without reading from it.
+func (s *Server) refuse(nc net.Conn, why *stanza.StreamError) {
+	s.cfg.Metrics.Refused.Inc()
+	host := ""
+	if len(s.cfg.Hosts) > 0 {
+		host = s.cfg.Hosts[0]
 	}
-	s.mu.Unlock()
-	if why != nil {
-		s.cfg.Metrics.Refused.Inc()
-		host := ""
-		if len(s.cfg.Hosts) > 0 {
-			host = s.cfg.Hosts[0]
-		}
-		go refuse(nc, host, why)
-	}
-	return why == nil
-}
-
-// refuse tells a client it is refused, without reading from it.
-func refuse(nc net.Conn, host string, why *stanza.StreamError) {
 	_ = nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 	buf := appendHeader(nil, host, "", "")
 	buf = why.Element().AppendXML(buf, stanza.NSClient)
@@ -240,34 +204,15 @@ func refuse(nc net.Conn, host string, why *stanza.StreamError) {
 	_ = nc.Close()
 }
 
-func (s *Server) track(c *conn) {
-	s.mu.Lock()
-	s.pending--
-	s.conns[c] = struct{}{}
-	s.mu.Unlock()
-	s.cfg.Metrics.opened(c.transport)
-}
-
-func (s *Server) forget(c *conn) {
-	ip := remoteIP(c.nc)
-	s.mu.Lock()
-	delete(s.conns, c)
-	if s.perIP[ip]--; s.perIP[ip] <= 0 {
-		delete(s.perIP, ip)
-	}
-	s.mu.Unlock()
-	s.cfg.Metrics.closed(c.transport)
-}
-
 // Shutdown stops accepting, closes every stream with system-shutdown
 // (RFC 6120 §4.9.3.19) and waits for the connections to end or ctx to
 // expire.
 func (s *Server) Shutdown(ctx context.Context) error {
-	for _, c := range s.stopAccepting() {
+	for _, c := range s.conns.StopAccepting() {
 		// In parallel: each close ends a session (presence to contacts).
 		go c.Close(stanza.NewStreamError(stanza.SystemShutdown, "the server is shutting down"))
 	}
-	err := s.wait(ctx)
+	err := s.conns.Wait(ctx)
 	s.expireDetached()
 	s.marks.close()
 	return err
@@ -285,7 +230,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // connections are still open after each one is asked to leave.
 func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directTLS bool) *stanza.StreamError, progress func(open int), resumeElsewhere bool) error {
 	lim := rate.NewLimiter(rate.Limit(max(perSecond, 1)), max(perSecond/10, 1))
-	for _, c := range s.stopAccepting() {
+	for _, c := range s.conns.StopAccepting() {
 		if err := lim.Wait(ctx); err != nil {
 			break
 		}
@@ -305,7 +250,7 @@ func (s *Server) Drain(ctx context.Context, perSecond int, redirect func(directT
 			progress(s.Count())
 		}
 	}
-	err := s.wait(ctx)
+	err := s.conns.Wait(ctx)
 	if err == nil {
 		err = s.waitResumed(ctx)
 	}
@@ -348,47 +293,11 @@ func (s *Server) detachedCount() int {
 	return n
 }
 
-// stopAccepting closes the listeners and returns the open connections.
-func (s *Server) stopAccepting() []*conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.closing = true
-	for _, l := range s.listeners {
-		_ = l.Close()
-	}
-	conns := make([]*conn, 0, len(s.conns))
-	for c := range s.conns {
-		conns = append(conns, c)
-	}
-	return conns
-}
-
-// wait waits for every connection to end; when ctx expires first it cuts
-// the remaining ones and returns ctx's error.
-func (s *Server) wait(ctx context.Context) error {
-	return graceful.Wait(ctx, &s.wg, func() {
-		s.mu.Lock()
-		for c := range s.conns {
-			_ = c.nc.Close()
-		}
-		s.mu.Unlock()
-	})
-}
-
 // Count returns the number of open connections.
-func (s *Server) Count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
+func (s *Server) Count() int { return s.conns.Count() }
 
-func remoteIP(nc net.Conn) string {
-	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
-	if err != nil {
-		return nc.RemoteAddr().String()
-	}
-	return host
-}
+// remoteIP is the address limits count nc under (connections, logins).
+func remoteIP(nc net.Conn) string { return stream.RemoteIP(nc) }
 
 func (s *Server) addResumable(id string, c *conn) {
 	s.resMu.Lock()

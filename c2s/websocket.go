@@ -49,18 +49,13 @@ func (s *Server) WebSocketHandler(opts WebSocketOptions) http.Handler {
 		}
 		addr, secure := opts.Client(r)
 		nc := newWSConn(ws, addr)
-		if !s.admit(nc) {
+		if !s.conns.Admit(nc) {
 			return
 		}
 		c := newConn(s, nc, false)
 		c.web, c.secure, c.transport = true, secure, transportWebSocket
-		s.wg.Add(1)
 		done := make(chan struct{})
-		go c.serve(func() {
-			s.forget(c)
-			s.wg.Done()
-			close(done)
-		})
+		s.start(c, func() { close(done) })
 		<-done
 	})
 }
