@@ -17,10 +17,12 @@ import (
 // each POST holds a <body/> wrapper with the client's elements, and the
 // connection manager answers it with the server's, holding the request
 // until it has some (long polling). A BOSH session is a msgConn like a
-// WebSocket: the stream is served by the same c2s code, fed the client's
-// elements in TCP framing (a stream header at creation and at each
-// xmpp:restart, the closing tag at termination) and writing whole elements
-// that wait here for the next request to carry them.
+// WebSocket: the stream is served by the same c2s code, writing whole
+// elements that wait here for the next request to carry them. What the
+// client sends is parsed once, with its <body/>: the stream's read loop
+// takes the body's children as they are (conn.next), in rid order, with a
+// stream header at creation and at each xmpp:restart and the end of the
+// stream at termination.
 
 const (
 	nsHTTPBind = "http://jabber.org/protocol/httpbind"
@@ -117,7 +119,7 @@ func (m *boshManager) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeBody(w, terminate("item-not-found"))
 		return
 	}
-	sess.request(w, r, body, rid)
+	sess.request(w, r, body, rid, len(raw))
 }
 
 // create starts a session (XEP-0124 §7.1, XEP-0206 §3).
@@ -135,6 +137,7 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *stanz
 	sess := &boshSession{m: m, sid: randomID(16), wait: wait, lastRID: rid, cached: map[uint64][]byte{}, from: to}
 	sess.cond = sync.NewCond(&sess.mu)
 	conn := newMsgConn(addr)
+	conn.els = make(chan []item, 1)
 	conn.send = sess.output
 	conn.closeFn = sess.closed
 	sess.conn = conn
@@ -146,27 +149,25 @@ func (m *boshManager) create(w http.ResponseWriter, r *http.Request, body *stanz
 	m.sessions[sess.sid] = sess
 	m.mu.Unlock()
 	c := newConn(m.srv, conn, false)
-	c.web, c.secure, c.transport = true, secure, transportBOSH
+	c.web, c.secure, c.transport, c.elems = true, secure, transportBOSH, conn
 	m.srv.start(c, nil)
-	conn.put(streamHeader(to, body.Attr("xml:lang")))
+	conn.putItems([]item{streamHeader(to, body.Attr("xml:lang"))})
 	sess.hold(w, r, rid)
 }
 
-func streamHeader(to, lang string) []byte {
-	b := []byte("<stream:stream xmlns='" + stanza.NSClient + "'" + nsStreamDecl + " version='1.0' to='")
-	b = stanza.AppendAttrEscaped(b, to)
-	b = append(b, '\'')
+// streamHeader is the stream header a BOSH session's stream opens (and
+// restarts) with, as the stream parser would give it.
+func streamHeader(to, lang string) item {
+	h := stanza.New("stream", stanza.NSStream, "xmlns", stanza.NSClient, "xmlns:stream", stanza.NSStream, "version", "1.0", "to", to)
 	if lang != "" {
-		b = append(b, " xml:lang='"...)
-		b = stanza.AppendAttrEscaped(b, lang)
-		b = append(b, '\'')
+		h.SetAttr("xml:lang", lang)
 	}
-	return append(b, '>')
+	return item{el: h, header: true}
 }
 
 // request handles a request of an existing session: its elements go to
 // the stream in rid order, then it is held for the answer.
-func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stanza.Element, rid uint64) {
+func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stanza.Element, rid uint64, size int) {
 	s.mu.Lock()
 	s.stopIdle()
 	switch {
@@ -204,21 +205,79 @@ func (s *boshSession) request(w http.ResponseWriter, r *http.Request, body *stan
 		writeBody(w, terminate(s.condition))
 		return
 	}
-	var in []byte
-	for _, el := range body.Elements() {
-		in = el.AppendXML(in, "")
-	}
-	if restartAttr(body) {
-		in = append(in, streamHeader(s.from, body.Attr("xml:lang"))...)
-	}
-	if body.Type() == "terminate" {
-		in = append(in, "</stream:stream>"...)
-	}
-	if len(in) > 0 && !s.conn.put(in) {
+	if items := s.items(body, size); len(items) > 0 && !s.conn.putItems(items) {
 		writeBody(w, terminate("item-not-found"))
 		return
 	}
 	s.hold(w, r, rid)
+}
+
+// items is what the stream takes from a request's body: its elements
+// (up to one over the stream's limits, which ends the stream), a stream
+// header for a restart, the end of the stream for a termination.
+func (s *boshSession) items(body *stanza.Element, size int) []item {
+	kids := body.Elements()
+	items := make([]item, 0, len(kids)+1)
+	lim := s.m.srv.cfg.Limits
+	for _, el := range kids {
+		if err := withinLimits(el, lim, size); err != nil {
+			return append(items, item{err: err})
+		}
+		items = append(items, item{el: el})
+	}
+	if restartAttr(body) {
+		items = append(items, streamHeader(s.from, body.Attr("xml:lang")))
+	}
+	if body.Type() == "terminate" {
+		items = append(items, item{err: stanza.ErrStreamClosed})
+	}
+	return items
+}
+
+// withinLimits applies the stream's limits (RFC 6120 §13.12) to an element
+// from a <body/>, as the stream's parser applies them to what it reads:
+// nesting and attributes (namespace declarations included), and, when
+// the body (of size bytes) was larger than one stanza may be, its size as
+// serialized.
+func withinLimits(el *stanza.Element, lim stanza.Limits, size int) error {
+	depth, attrs, most := lim.MaxDepth, lim.MaxAttrs, lim.MaxStanzaBytes
+	if most <= 0 {
+		most = stanza.DefaultMaxStanzaBytes
+	}
+	if depth <= 0 {
+		depth = stanza.DefaultMaxDepth
+	}
+	if attrs <= 0 {
+		attrs = stanza.DefaultMaxAttrs
+	}
+	var walk func(e *stanza.Element, parent string, d int) error
+	walk = func(e *stanza.Element, parent string, d int) error {
+		if d > depth {
+			return stanza.NewStreamError(stanza.StreamPolicyViolation, "elements nested deeper than "+strconv.Itoa(depth))
+		}
+		n := len(e.Attrs)
+		if e.Space != parent {
+			n++ // its xmlns
+		}
+		if n > attrs {
+			return stanza.NewStreamError(stanza.StreamPolicyViolation, "more than "+strconv.Itoa(attrs)+" attributes")
+		}
+		for _, nd := range e.Nodes {
+			if nd.Elem != nil {
+				if err := walk(nd.Elem, e.Space, d+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	if err := walk(el, "", 1); err != nil {
+		return err
+	}
+	if size > most && len(el.AppendXML(nil, "")) > most {
+		return stanza.NewStreamError(stanza.StreamPolicyViolation, "stanza larger than "+strconv.Itoa(most)+" bytes")
+	}
+	return nil
 }
 
 // restartAttr finds xmpp:restart='true' (XEP-0206 §5) whatever prefix the

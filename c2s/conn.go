@@ -22,10 +22,16 @@ import (
 // conn is one client connection. The reading goroutine (serve) owns every
 // field but the output queue, which is guarded by out.mu.
 type conn struct {
-	srv       *Server
-	nc        net.Conn // the raw connection, replaced by a *tls.Conn after STARTTLS
-	idle      *idleReader
-	parser    *stanza.Parser
+	srv    *Server
+	nc     net.Conn // the raw connection, replaced by a *tls.Conn after STARTTLS
+	idle   *idleReader
+	parser *stanza.Parser
+	// elems, over BOSH, gives what the client sends as elements already
+	// parsed (each request's <body/> children); the parser is then not
+	// read (see next).
+	elems interface {
+		next() (*stanza.Element, bool, error)
+	}
 	directTLS bool
 	web       bool      // over HTTP: WebSocket (websocket.go) or BOSH (bosh.go)
 	transport transport // for the metrics; set before serve
@@ -81,7 +87,11 @@ func (c *conn) serve(done func()) {
 		return
 	}
 	c.idle = &idleReader{c: c}
-	c.parser = stanza.NewParser(c.idle, c.srv.cfg.Limits)
+	if c.elems != nil {
+		c.parser = new(stanza.Parser) // holds no buffer: see next
+	} else {
+		c.parser = stanza.NewParser(c.idle, c.srv.cfg.Limits)
+	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.AuthTimeout))
 	c.run(done)
 }
@@ -164,12 +174,7 @@ func (c *conn) finish() {
 // ends or fails.
 func (c *conn) readLoop() error {
 	for {
-		if c.sess != nil && c.parser.Release() {
-			if err := c.idle.waitReadable(); err != nil {
-				return err
-			}
-		}
-		el, header, err := c.parser.Next()
+		el, header, err := c.next()
 		if err != nil {
 			return err
 		}
@@ -194,6 +199,42 @@ func (c *conn) readLoop() error {
 			return errHandoff
 		}
 	}
+}
+
+// next returns the stream's next item, as stanza.Parser.Next does: from
+// the parser reading the connection, which a bound session lets go of its
+// buffers while it waits; or, over BOSH, from the elements the session
+// parsed, under the same idle policy (the read deadlines the transport
+// applies to them).
+func (c *conn) next() (*stanza.Element, bool, error) {
+	if c.elems == nil {
+		if c.sess != nil && c.parser.Release() {
+			if err := c.idle.waitReadable(); err != nil {
+				return nil, false, err
+			}
+		}
+		return c.parser.Next()
+	}
+	var el *stanza.Element
+	var header bool
+	_, err := c.idle.do(func() (int, error) {
+		var err error
+		el, header, err = c.elems.next()
+		if err != nil {
+			return 0, err
+		}
+		return 1, nil
+	})
+	if header {
+		if c.streamID != "" {
+			// XEP-0206 §5: a restart follows SASL success, nothing else.
+			return nil, false, stanza.NewStreamError(stanza.BadFormat, "a stream restart is only expected after SASL success")
+		}
+		// Negotiation restarted the parser (SASL success), which took a
+		// read buffer from the pool; nothing reads through it here.
+		c.parser = new(stanza.Parser)
+	}
+	return el, header, err
 }
 
 // handle dispatches one top-level element according to the stream state.

@@ -5,12 +5,16 @@ import (
 	"net"
 	"sync"
 	"time"
+
+	"github.com/parley-im/parley/stanza"
 )
 
 // msgConn is a message-oriented transport (WebSocket, BOSH) seen by the
-// c2s code as a TCP-framed stream. The transport puts what the client
-// sends, already in TCP framing, on in; what the stream writes is split
-// into whole elements (framing.go) and handed to send.
+// c2s code as a net.Conn. What the stream writes is split into whole
+// elements (framing.go) and handed to send. What the client sends comes
+// either as stream bytes in TCP framing, put on in for Read (WebSocket),
+// or as elements the transport parsed already, put on els for the
+// stream's read loop (BOSH: a <body/>'s children, see conn.next).
 type msgConn struct {
 	remote net.Addr
 	send   func(ctx context.Context, msgs [][]byte) error
@@ -19,10 +23,12 @@ type msgConn struct {
 	closeOnce sync.Once
 
 	in      chan []byte   // stream bytes from the client
+	els     chan []item   // or its elements, parsed (nil unless BOSH)
 	done    chan struct{} // closed when input ends
 	endOnce sync.Once
 	inErr   error  // why input ended; set before done is closed
 	cur     []byte // the rest of what is being read
+	curEls  []item // the rest of the elements being taken
 
 	dmu     sync.Mutex    // guards the deadlines and rest
 	moved   chan struct{} // a read deadline was set (wakes a waiting Read)
@@ -35,11 +41,26 @@ func newMsgConn(remote net.Addr) *msgConn {
 	return &msgConn{remote: remote, in: make(chan []byte, 1), done: make(chan struct{}), moved: make(chan struct{}, 1)}
 }
 
+// item is one thing the client sent, for the stream's read loop: an
+// element, the stream header (header set), or the end of its stream (err:
+// stanza.ErrStreamClosed, or the stream error a limit calls for).
+type item struct {
+	el     *stanza.Element
+	header bool
+	err    error
+}
+
 // put hands the stream bytes from the client to Read; false once input
 // has ended.
-func (c *msgConn) put(b []byte) bool {
+func (c *msgConn) put(b []byte) bool { return offer(c, c.in, b) }
+
+// putItems hands the client's elements to next; false once input has
+// ended.
+func (c *msgConn) putItems(items []item) bool { return offer(c, c.els, items) }
+
+func offer[T any](c *msgConn, ch chan T, v T) bool {
 	select {
-	case c.in <- b:
+	case ch <- v:
 		return true
 	case <-c.done:
 		return false
@@ -62,6 +83,39 @@ func (timeoutError) Temporary() bool { return true }
 
 func (c *msgConn) Read(p []byte) (int, error) {
 	for len(c.cur) == 0 {
+		b, err := receive(c, c.in)
+		if err != nil {
+			return 0, err
+		}
+		c.cur = b
+	}
+	n := copy(p, c.cur)
+	c.cur = c.cur[n:]
+	return n, nil
+}
+
+// next returns the client's next item (see item), waiting for it under
+// the read deadline as Read does.
+func (c *msgConn) next() (*stanza.Element, bool, error) {
+	for len(c.curEls) == 0 {
+		items, err := receive(c, c.els)
+		if err != nil {
+			return nil, false, err
+		}
+		c.curEls = items
+	}
+	it := c.curEls[0]
+	c.curEls[0] = item{}
+	c.curEls = c.curEls[1:]
+	return it.el, it.header, it.err
+}
+
+// receive waits for what the transport puts on ch next, until the read
+// deadline; once input has ended, what came before the end is still
+// taken, then the end's error.
+func receive[T any](c *msgConn, ch chan T) (T, error) {
+	var zero T
+	for {
 		c.dmu.Lock()
 		dl := c.readDL
 		c.dmu.Unlock()
@@ -70,29 +124,29 @@ func (c *msgConn) Read(p []byte) (int, error) {
 		if !dl.IsZero() {
 			d := time.Until(dl)
 			if d <= 0 {
-				return 0, timeoutError{}
+				return zero, timeoutError{}
 			}
 			t = time.NewTimer(d)
 			expire = t.C
 		}
 		select {
-		case c.cur = <-c.in:
+		case v := <-ch:
+			stopTimer(t)
+			return v, nil
 		case <-c.done:
 			stopTimer(t)
 			select {
-			case c.cur = <-c.in: // what came before the end
+			case v := <-ch: // what came before the end
+				return v, nil
 			default:
-				return 0, c.inErr
+				return zero, c.inErr
 			}
 		case <-expire:
-			return 0, timeoutError{}
+			return zero, timeoutError{}
 		case <-c.moved: // look at the new deadline
 		}
 		stopTimer(t)
 	}
-	n := copy(p, c.cur)
-	c.cur = c.cur[n:]
-	return n, nil
 }
 
 func stopTimer(t *time.Timer) {
