@@ -29,9 +29,7 @@ type conn struct {
 	// elems, over BOSH, gives what the client sends as elements already
 	// parsed (each request's <body/> children); the parser is then not
 	// read (see next).
-	elems interface {
-		next() (*stanza.Element, bool, error)
-	}
+	elems     *msgConn
 	directTLS bool
 	web       bool      // over HTTP: WebSocket (websocket.go) or BOSH (bosh.go)
 	transport transport // for the metrics; set before serve
